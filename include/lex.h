@@ -1,0 +1,65 @@
+/* lex.h: the state the flex lexer and the bison parser share.
+ *
+ * cajal's keywords are contextual, so a model can call a variable `state`, `scale`
+ * or `data` wherever no statement could begin or no clause could follow:
+ *   - statement words (`let`, `population`, ...) only begin a top-level statement;
+ *   - body words (`state`, `gate`, `init`, `learn`, ...) only begin a statement
+ *     inside { };
+ *   - clause words (`for`, `dt`, `record`, `every`, ...) only follow the statement
+ *     that takes them, outside parentheses (`simulate for 2s dt 0.1ms`);
+ *   - `and`, `or`, `not` are always keywords.
+ * Newlines end statements, except inside ( ) and [ ], after a backslash, and after
+ * a token that cannot end one (an operator, a comma, '=', '->').
+ */
+#ifndef CAJAL_LEX_H
+#define CAJAL_LEX_H
+
+#include "arena.h"
+#include "ast.h"
+#include "diag.h"
+
+#include <stdbool.h>
+
+enum {
+    LEX_MAX_NEST = 200,      /* ( [ { deeper than this is an error, not a stack overflow */
+    AST_MAX_DEPTH = 2000,    /* expression tree depth; walkers recurse at most this far */
+};
+
+typedef struct Opener {
+    int token;       /* '(', '[' or '{' */
+    Span at;
+    int stmt;        /* for '{': the statement keyword token that opened the block */
+    Span stmt_at;
+    int paren_depth;  /* for '{': the enclosing paren depth, restored at '}' */
+} Opener;
+
+typedef struct LexState {
+    Arena *arena;
+    Diags *diags;
+    const SourceFile *file;
+    void *scanner;             /* the flex scanner */
+    uint32_t pos;              /* byte offset of the next token */
+
+    Opener open[LEX_MAX_NEST];
+    int depth;                 /* entries used in open[] */
+    int paren_depth;           /* ( and [ inside the innermost { } */
+    int overflow;              /* openers past LEX_MAX_NEST, counted but not kept */
+    bool nest_error_reported;
+
+    bool at_stmt_start;
+    int stmt;                  /* keyword token of the current statement at this brace level */
+    Span stmt_at;
+    int clause;                /* the clause keyword seen last (for `spike`, `trace`, `on`) */
+    int last, before_last;     /* previous tokens, for newline suppression */
+    Span comment_at;           /* where an unterminated block comment began */
+
+    bool hit_eof_open;         /* input ended inside an open construct: REPL asks for more */
+    Node *program;             /* the parse result: statements in program->body */
+} LexState;
+
+/* Parses a whole source file into an AST_PROGRAM-like list (returned node's body).
+ * Errors are appended to d; the returned node is never NULL, and holds every
+ * statement that parsed. */
+Node *parse_source(const SourceFile *f, Arena *ar, Diags *d, bool *incomplete);
+
+#endif

@@ -1,0 +1,350 @@
+/* interp.c: parse, check, run (see interp.h).
+ *
+ * The order matters for the user: a script reports every error it has before
+ * anything runs, so a typo on line 90 does not cost a ten-minute simulation on
+ * line 10. Declarations take effect when checked; run statements execute
+ * afterwards, in order. Imports are checked where they stand, once per module.
+ */
+#include "interp.h"
+#include "lex.h"
+#include "pending.h"
+#include "xalloc.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+volatile sig_atomic_t interp_interrupted;
+
+static void notice(void *self, const char *msg)
+{
+    Interp *in = self;
+    if (in->interactive)
+        fprintf(stderr, "%s\n", msg);
+    else
+        fprintf(stderr, "note: %s\n", msg);
+}
+
+static bool import_module(void *self, Checker *c, const Node *st);
+
+void interp_init(Interp *in)
+{
+    memset(in, 0, sizeof *in);
+    arena_init(&in->arena);
+    env_init(&in->env);
+    diags_init(&in->diags);
+    modules_init(&in->paths);
+    in->out = stdout;
+    in->seed = 1;
+    in->checker = (Checker){
+        .env = &in->env, .arena = &in->arena, .diags = &in->diags,
+        .import = import_module, .import_self = in, .notice = notice, .notice_self = in,
+    };
+}
+
+void interp_fini(Interp *in)
+{
+    for (int i = 0; i < in->nimported; i++)
+        free(in->imported[i]);
+    free(in->imported);
+    free(in->importing);
+    free(in->defines);
+    modules_fini(&in->paths);
+    diags_fini(&in->diags);
+    env_fini(&in->env);
+    arena_fini(&in->arena);
+}
+
+void interp_flush(Interp *in)
+{
+    fflush(in->out);
+    diags_print(&in->diags, stderr, in->color);
+    diags_clear(&in->diags);
+}
+
+bool interp_define(Interp *in, const char *text)
+{
+    const char *eq = strchr(text, '=');
+    size_t n = eq ? (size_t)(eq - text) : 0;
+    bool name_ok = n > 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = text[i];
+        bool alpha = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_';
+        name_ok = name_ok && (alpha || (i > 0 && ch >= '0' && ch <= '9'));
+    }
+    if (!name_ok || !eq[1]) {
+        diag_error(&in->diags, span_none(), "-D takes name=value, as in -D N=256 or -D tau=20ms (got '%s')", text);
+        return false;
+    }
+    SourceFile *f = source_new("<command line>", eq + 1, strlen(eq + 1));
+    Node *prog = parse_source(f, &in->arena, &in->diags, NULL);
+    if (in->diags.errors)
+        return false;
+    if (prog->body.n != 1 || prog->body.v[0]->kind != AST_EXPR_STMT) {
+        diag_error(&in->diags, (Span){ f, 0, (uint32_t)f->len }, "-D %.*s needs a value, as in -D N=256", (int)n, text);
+        return false;
+    }
+    in->defines = xrealloc(in->defines, (size_t)(in->ndefines + 1) * sizeof *in->defines);
+    in->defines[in->ndefines++] = (Define){ intern(text, n), prog->body.v[0]->a, false };
+    in->checker.defines = in->defines;
+    in->checker.ndefines = in->ndefines;
+    return true;
+}
+
+bool interp_defines_used(Interp *in)
+{
+    bool ok = true;
+    for (int i = 0; i < in->ndefines; i++) {
+        if (in->defines[i].used)
+            continue;
+        char lets[512] = "";
+        size_t len = 0;
+        const char *names[256];
+        int n = 0;
+        for (int k = 0; k < in->env.n; k++) {
+            const Decl *d = in->env.v[k];
+            if (d->kind != D_LET || d->dead || n >= 256)
+                continue;
+            names[n++] = d->name;
+            if (len < sizeof lets - 40)
+                len += (size_t)snprintf(lets + len, sizeof lets - len, "%s%s", len ? ", " : "", d->name);
+        }
+        const char *near = diag_closest(in->defines[i].name, names, n);
+        if (near)
+            diag_error(&in->diags, span_none(), "-D %s: the script has no 'let %s'; did you mean '%s'?", in->defines[i].name,
+                       in->defines[i].name, near);
+        else if (n)
+            diag_error(&in->diags, span_none(), "-D %s: the script has no 'let %s'; its lets are %s", in->defines[i].name,
+                       in->defines[i].name, lets);
+        else
+            diag_error(&in->diags, span_none(), "-D %s: the script has no lets to override", in->defines[i].name);
+        ok = false;
+    }
+    return ok;
+}
+
+/* ---- imports ------------------------------------------------------------- */
+
+static InterpStatus check_source(Interp *in, SourceFile *f, Node **program);
+
+static bool import_module(void *self, Checker *c, const Node *st)
+{
+    Interp *in = self;
+    const char *from = st->span.file ? st->span.file->name : ".";
+    char *from_dir = (from[0] == '<') ? xstrdup(".") : modules_dir_of(from);
+    char looked[2048];
+    char *path = modules_find(&in->paths, from_dir, st->text, looked, sizeof looked);
+    free(from_dir);
+    if (!path) {
+        diag_error(c->diags, st->name_span, "module '%s' not found", st->text);
+        diag_hint(c->diags, "looked in %s", looked[0] ? looked : "no folders");
+        return false;
+    }
+    char real[PATH_MAX];
+    if (!realpath(path, real))
+        snprintf(real, sizeof real, "%s", path);
+    for (int i = 0; i < in->nimporting; i++)
+        if (strcmp(in->importing[i], real) == 0) {
+            char chain[2048] = "";
+            size_t len = 0;
+            for (int k = i; k < in->nimporting; k++)
+                len += (size_t)snprintf(chain + len, sizeof chain - len > len ? sizeof chain - len : 0, "%s -> ",
+                                        strrchr(in->importing[k], '/') ? strrchr(in->importing[k], '/') + 1 : in->importing[k]);
+            snprintf(chain + len, sizeof chain - len > len ? sizeof chain - len : 0, "%s",
+                     strrchr(real, '/') ? strrchr(real, '/') + 1 : real);
+            diag_error(c->diags, st->span, "import cycle: %s", chain);
+            free(path);
+            return false;
+        }
+    for (int i = 0; i < in->nimported; i++)
+        if (strcmp(in->imported[i], real) == 0) {
+            free(path);
+            return true;   /* imported before: once is enough */
+        }
+    const char *why = NULL;
+    SourceFile *f = source_read(path, &why);
+    if (!f) {
+        diag_error(c->diags, st->name_span, "cannot read module '%s' (%s): %s", st->text, path, why);
+        free(path);
+        return false;
+    }
+    free(path);
+    in->importing = xrealloc(in->importing, (size_t)(in->nimporting + 1) * sizeof *in->importing);
+    in->importing[in->nimporting++] = real;
+    Node *prog;
+    InterpStatus s = check_source(in, f, &prog);
+    in->nimporting--;
+    if (s != INTERP_OK) {
+        diag_note(c->diags, st->span, "in the module imported here");
+        return false;
+    }
+    for (int i = 0; i < prog->body.n; i++) {
+        NodeKind k = prog->body.v[i]->kind;
+        if (k != AST_LET && k != AST_NEURON && k != AST_CELL && k != AST_PLASTICITY && k != AST_IMPORT &&
+            k != AST_EXTERN && k != AST_TASK && k != AST_SEED) {
+            diag_error(c->diags, prog->body.v[i]->span, "a module declares models, rules and lets; a %s belongs in the script that imports it",
+                       ast_kind_word(k));
+            diag_note(c->diags, st->span, "in the module imported here");
+            return false;
+        }
+    }
+    in->imported = xrealloc(in->imported, (size_t)(in->nimported + 1) * sizeof *in->imported);
+    in->imported[in->nimported++] = xstrdup(real);
+    return true;
+}
+
+/* ---- running ------------------------------------------------------------- */
+
+static void print_value(Interp *in, const Value *v)
+{
+    char buf[4096];
+    value_format(v, buf, sizeof buf);
+    fprintf(in->out, "%s\n", buf);
+}
+
+/* print E.r, 40 + 2: constants now; model values come with the engine. */
+static bool run_print(Interp *in, const Node *st, const NodeList *items)
+{
+    for (int i = 0; i < items->n; i++) {
+        Value v;
+        Diags quiet;
+        diags_init(&quiet);
+        in->checker.diags = &quiet;
+        bool constant = check_eval(&in->checker, items->v[i], &v);
+        in->checker.diags = &in->diags;
+        diags_fini(&quiet);
+        if (!constant)
+            return pending_stop(&in->diags, items->v[i]->span, "print", PENDING_MODEL_VALUES);
+        print_value(in, &v);
+    }
+    (void)st;
+    return true;
+}
+
+static bool run_stmt(Interp *in, Node *st)
+{
+    switch (st->kind) {
+    case AST_PRINT:
+        return run_print(in, st, &st->list);
+    case AST_EXPR_STMT: {
+        NodeList one = { &st->a, 1, 1 };
+        return run_print(in, st, &one);
+    }
+    case AST_SEED: {
+        Value v;
+        check_eval(&in->checker, st->a, &v);
+        in->seed = (uint64_t)v.num;
+        return true;
+    }
+    case AST_SIMULATE:
+        return pending_stop(&in->diags, st->span, "simulate", PENDING_SIMULATE);
+    case AST_TRAIN:
+        return pending_stop(&in->diags, st->span, "train", PENDING_TRAIN);
+    case AST_EVALUATE:
+        return pending_stop(&in->diags, st->span, "evaluate", PENDING_EVALUATE);
+    case AST_SAVE:
+        return pending_stop(&in->diags, st->span, "save", PENDING_SAVE);
+    case AST_LOAD:
+        return pending_stop(&in->diags, st->span, "load", PENDING_LOAD);
+    case AST_PLOT:
+        return pending_stop(&in->diags, st->span, "plot", PENDING_PLOT);
+    case AST_RASTER:
+        return pending_stop(&in->diags, st->span, "raster", PENDING_RASTER);
+    case AST_ANALYSIS:
+        return pending_stop(&in->diags, st->span, st->name, PENDING_ANALYSIS);
+    case AST_SAMPLE:
+        return pending_stop(&in->diags, st->span, "sample", PENDING_SAMPLE);
+    case AST_DATA:
+        return pending_stop(&in->diags, st->span, "data", PENDING_DATA);
+    case AST_EXTERN:
+        return pending_stop(&in->diags, st->span, "extern", PENDING_EXTERN);
+    default:
+        return true;   /* declarations took effect when checked */
+    }
+}
+
+/* Parses and checks a whole source; declarations enter the environment. */
+static InterpStatus check_source(Interp *in, SourceFile *f, Node **program)
+{
+    int errors = in->diags.errors;
+    bool incomplete = false;
+    *program = parse_source(f, &in->arena, &in->diags, &incomplete);
+    if (in->diags.errors > errors)
+        return incomplete && in->interactive ? INTERP_INCOMPLETE : INTERP_ERROR;
+    for (int i = 0; i < (*program)->body.n; i++) {
+        Node *st = (*program)->body.v[i];
+        if (st->kind == AST_EXPR_STMT && !in->interactive) {
+            diag_error(&in->diags, st->span, "this expression does nothing in a script; to show it, write print %.*s",
+                       (int)(st->span.len > 60 ? 60 : st->span.len), st->span.file->text + st->span.off);
+            continue;
+        }
+        check_stmt(&in->checker, st);
+    }
+    return in->diags.errors > errors ? INTERP_ERROR : INTERP_OK;
+}
+
+InterpStatus interp_exec(Interp *in, SourceFile *f)
+{
+    ArenaMark mark = arena_mark(&in->arena);
+    EnvMark env = env_mark(&in->env);
+    int nimported = in->nimported;
+    Node *prog;
+    InterpStatus s = check_source(in, f, &prog);
+    if (s != INTERP_OK) {
+        if (in->interactive) {
+            /* A bad entry leaves nothing behind. */
+            env_rollback(&in->env, env);
+            while (in->nimported > nimported)
+                free(in->imported[--in->nimported]);
+            arena_release(&in->arena, mark);
+        }
+        if (s == INTERP_INCOMPLETE)
+            diags_clear(&in->diags);
+        return s;
+    }
+    if (in->check_only)
+        return INTERP_OK;
+    for (int i = 0; i < prog->body.n; i++) {
+        if (interp_interrupted) {
+            diag_error(&in->diags, prog->body.v[i]->span, "interrupted before this statement; what ran before it is kept");
+            interp_interrupted = 0;
+            return INTERP_ERROR;
+        }
+        if (!run_stmt(in, prog->body.v[i]))
+            return INTERP_ERROR;
+    }
+    return INTERP_OK;
+}
+
+InterpStatus interp_exec_file(Interp *in, const char *path)
+{
+    const char *why = NULL;
+    SourceFile *f = source_read(path, &why);
+    if (!f) {
+        diag_error(&in->diags, span_none(), "cannot run '%s': %s", path, why);
+        return INTERP_ERROR;
+    }
+    return interp_exec(in, f);
+}
+
+bool interp_load_prelude(Interp *in)
+{
+    const char *dir = modules_stdlib_dir();
+    if (!dir) {
+        diag_error(&in->diags, span_none(), "the standard library is missing (looked in %s and %s/stdlib); set CAJAL_STDLIB",
+                   CAJAL_STDLIB, CAJAL_SRCDIR);
+        return false;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/prelude.cajal", dir);
+    void (*say)(void *, const char *) = in->checker.notice;
+    bool check_only = in->check_only, interactive = in->interactive;
+    in->checker.notice = NULL;
+    in->check_only = in->interactive = false;
+    InterpStatus s = interp_exec_file(in, path);
+    in->checker.notice = say;
+    in->check_only = check_only;
+    in->interactive = interactive;
+    return s == INTERP_OK;
+}

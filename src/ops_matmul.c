@@ -1,0 +1,222 @@
+/* ops_matmul.c: matrix products, all through OpenBLAS GEMM.
+ *
+ * `linear` is a synapse: y[B, m] = x[B, n] W[m, n]^T with W stored [post, pre] and
+ * shared over the batch. Leading axes of x are folded into rows, so the input
+ * projections of all T time steps ([T, B, n]) are one GEMM. Every product and
+ * both halves of every VJP are one cblas_?gemm (beta = 1 to accumulate); nothing
+ * here multiplies matrices by hand. Row-major throughout:
+ *
+ *   x [rows, n]   W [m, n]          y = x W^T  [rows, m]
+ *                                   gx += gy W      [rows, m] [m, n]
+ *                                   gW += gy^T x    [m, rows] [rows, n]
+ */
+#include "ops.h"
+
+#include <assert.h>
+#include <cblas.h>
+#include <limits.h>
+#include <string.h>
+
+#ifdef CAJAL_FLOAT
+#define cblas_gemm cblas_sgemm
+#else
+#define cblas_gemm cblas_dgemm
+#endif
+
+/* C[M, N] = op(A) op(B) + beta C, op(X) = X^T when tX; beta is 0 or 1. Empty
+ * products leave C (beta 1) or zero it (beta 0). lda, ldb, ldc: stored row lengths. */
+static void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const real *A, int64_t lda,
+                 const real *B, int64_t ldb, real beta, real *C, int64_t ldc)
+{
+    assert(M <= INT_MAX && N <= INT_MAX && K <= INT_MAX);
+    if (M == 0 || N == 0)
+        return;
+    if (K == 0) {
+        if (beta == 0)
+            for (int64_t i = 0; i < M; i++)
+                memset(C + i * ldc, 0, (size_t)N * sizeof(real));
+        return;
+    }
+    cblas_gemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M,
+               (int)N, (int)K, 1, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+}
+
+static int64_t last(const Shape *s) { return s->rank ? s->dim[s->rank - 1] : 1; }
+
+/* ---- linear ---- */
+
+static bool linear_shape(const Op *op, int n_in, const Shape *in, const OpAttr *attr, Shape *out,
+                         Diags *d, Span at)
+{
+    char sx[96], sw[96];
+    tensor_shape_fmt(&in[0], sx, sizeof sx);
+    tensor_shape_fmt(&in[1], sw, sizeof sw);
+    if (in[1].rank != 2) {
+        diag_error(d, at, "weights must be a matrix [post, pre], got %s", sw);
+        return false;
+    }
+    if (in[0].rank < 1 || in[0].dim[in[0].rank - 1] != in[1].dim[1]) {
+        diag_error(d, at, "cannot multiply input %s by weights %s: the weights take %lld inputs", sx,
+                   sw, (long long)in[1].dim[1]);
+        return false;
+    }
+    *out = in[0];
+    out->dim[out->rank - 1] = in[1].dim[0];
+    return true;
+}
+
+/* y[rows, m] = x[rows, n] W[m, n]^T */
+static void linear_fwd(const OpCall *c)
+{
+    const Tensor *x = c->in[0], *w = c->in[1];
+    int64_t m = w->dim[0], n = w->dim[1], rows = n ? x->size / n : c->out->size / (m ? m : 1);
+    gemm(false, true, rows, m, n, x->data, n, w->data, n, 0, c->out->data, m);
+}
+
+/* gx[rows, n] += gy[rows, m] W[m, n];  gW[m, n] += gy[rows, m]^T x[rows, n] */
+static void linear_vjp(const OpCall *c)
+{
+    const Tensor *x = c->in[0], *w = c->in[1];
+    int64_t m = w->dim[0], n = w->dim[1], rows = n ? x->size / n : c->out->size / (m ? m : 1);
+    if (c->gin[0])
+        gemm(false, false, rows, n, m, c->gy->data, m, w->data, n, 1, c->gin[0]->data, n);
+    if (c->gin[1])
+        gemm(true, false, m, n, rows, c->gy->data, m, x->data, n, 1, c->gin[1]->data, n);
+}
+
+/* ---- matmul: the language's @ ---- */
+
+/* a [p, q] or [q] (a row), b [q, r] or [q] (a column) */
+static void mm_dims(const Shape *a, const Shape *b, int64_t *p, int64_t *q, int64_t *r)
+{
+    *p = a->rank == 2 ? a->dim[0] : 1;
+    *q = last(a);
+    *r = b->rank == 2 ? b->dim[1] : 1;
+}
+
+static bool matmul_shape(const Op *op, int n_in, const Shape *in, const OpAttr *attr, Shape *out,
+                         Diags *d, Span at)
+{
+    char sa[96], sb[96];
+    tensor_shape_fmt(&in[0], sa, sizeof sa);
+    tensor_shape_fmt(&in[1], sb, sizeof sb);
+    if (in[0].rank < 1 || in[0].rank > 2 || in[1].rank < 1 || in[1].rank > 2) {
+        diag_error(d, at, "'@' takes vectors and matrices, got %s @ %s", sa, sb);
+        return false;
+    }
+    if (last(&in[0]) != in[1].dim[0]) {
+        diag_error(d, at, "cannot multiply %s by %s", sa, sb);
+        return false;
+    }
+    int64_t dim[2], k = 0;
+    if (in[0].rank == 2)
+        dim[k++] = in[0].dim[0];
+    if (in[1].rank == 2)
+        dim[k++] = in[1].dim[1];
+    *out = tensor_shape_make((int)k, dim);
+    return true;
+}
+
+/* y[p, r] = a[p, q] b[q, r] */
+static void matmul_fwd(const OpCall *c)
+{
+    Shape sa = tensor_shape(c->in[0]), sb = tensor_shape(c->in[1]);
+    int64_t p, q, r;
+    mm_dims(&sa, &sb, &p, &q, &r);
+    gemm(false, false, p, r, q, c->in[0]->data, q, c->in[1]->data, r, 0, c->out->data, r);
+}
+
+/* ga[p, q] += gy[p, r] b[q, r]^T;  gb[q, r] += a[p, q]^T gy[p, r] */
+static void matmul_vjp(const OpCall *c)
+{
+    Shape sa = tensor_shape(c->in[0]), sb = tensor_shape(c->in[1]);
+    int64_t p, q, r;
+    mm_dims(&sa, &sb, &p, &q, &r);
+    if (c->gin[0])
+        gemm(false, true, p, q, r, c->gy->data, r, c->in[1]->data, r, 1, c->gin[0]->data, q);
+    if (c->gin[1])
+        gemm(true, false, q, r, p, c->in[0]->data, q, c->gy->data, r, 1, c->gin[1]->data, r);
+}
+
+/* ---- outer: Hebbian products summed over the batch ---- */
+
+static bool outer_shape(const Op *op, int n_in, const Shape *in, const OpAttr *attr, Shape *out,
+                        Diags *d, Span at)
+{
+    bool ok = in[0].rank >= 1 && in[0].rank == in[1].rank;
+    for (int k = 0; ok && k < in[0].rank - 1; k++)
+        ok = in[0].dim[k] == in[1].dim[k];
+    if (!ok) {
+        char sa[96], sb[96];
+        diag_error(d, at, "'outer' needs two vectors or two batches of the same size, got %s and %s",
+                   tensor_shape_fmt(&in[0], sa, sizeof sa), tensor_shape_fmt(&in[1], sb, sizeof sb));
+        return false;
+    }
+    *out = tensor_shape_make(2, (int64_t[]){ last(&in[0]), last(&in[1]) });
+    return true;
+}
+
+/* y[m, n] = a[rows, m]^T b[rows, n] */
+static void outer_fwd(const OpCall *c)
+{
+    int64_t m = c->out->dim[0], n = c->out->dim[1];
+    int64_t rows = m ? c->in[0]->size / m : (n ? c->in[1]->size / n : 0);
+    gemm(true, false, m, n, rows, c->in[0]->data, m, c->in[1]->data, n, 0, c->out->data, n);
+}
+
+/* ga[rows, m] += b[rows, n] gy[m, n]^T;  gb[rows, n] += a[rows, m] gy[m, n] */
+static void outer_vjp(const OpCall *c)
+{
+    int64_t m = c->out->dim[0], n = c->out->dim[1];
+    int64_t rows = m ? c->in[0]->size / m : (n ? c->in[1]->size / n : 0);
+    if (c->gin[0])
+        gemm(false, true, rows, m, n, c->in[1]->data, n, c->gy->data, n, 1, c->gin[0]->data, m);
+    if (c->gin[1])
+        gemm(false, false, rows, n, m, c->in[0]->data, m, c->gy->data, n, 1, c->gin[1]->data, n);
+}
+
+/* ---- transpose ---- */
+
+static bool transpose_shape(const Op *op, int n_in, const Shape *in, const OpAttr *attr, Shape *out,
+                            Diags *d, Span at)
+{
+    if (in[0].rank != 2) {
+        char s[96];
+        diag_error(d, at, "'transpose' takes a matrix, got %s", tensor_shape_fmt(&in[0], s, sizeof s));
+        return false;
+    }
+    *out = tensor_shape_make(2, (int64_t[]){ in[0].dim[1], in[0].dim[0] });
+    return true;
+}
+
+/* y[j, i] = a[i, j] */
+static void transpose_fwd(const OpCall *c)
+{
+    int64_t p = c->in[0]->dim[0], q = c->in[0]->dim[1];
+    const real *a = c->in[0]->data;
+    real *y = c->out->data;
+    for (int64_t i = 0; i < p; i++)
+        for (int64_t j = 0; j < q; j++)
+            y[j * p + i] = a[i * q + j];
+}
+
+/* ga[i, j] += gy[j, i] */
+static void transpose_vjp(const OpCall *c)
+{
+    if (!c->gin[0])
+        return;
+    int64_t p = c->in[0]->dim[0], q = c->in[0]->dim[1];
+    const real *gy = c->gy->data;
+    real *ga = c->gin[0]->data;
+    for (int64_t i = 0; i < p; i++)
+        for (int64_t j = 0; j < q; j++)
+            ga[i * q + j] += gy[j * p + i];
+}
+
+const Op ops_matmul_table[OP_COUNT] = {
+    [OP_LINEAR] = { .shape = linear_shape, .fwd = linear_fwd, .vjp = linear_vjp, .domain = { -1, 1 } },
+    [OP_MATMUL] = { .shape = matmul_shape, .fwd = matmul_fwd, .vjp = matmul_vjp, .domain = { -1, 1 } },
+    [OP_OUTER] = { .shape = outer_shape, .fwd = outer_fwd, .vjp = outer_vjp, .domain = { -1, 1 } },
+    [OP_TRANSPOSE] = { .shape = transpose_shape, .fwd = transpose_fwd, .vjp = transpose_vjp,
+                       .domain = { -1, 1 } },
+};

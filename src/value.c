@@ -1,0 +1,329 @@
+/* value.c: evaluating constant expressions with units (see value.h).
+ *
+ * Units follow the rules of DESIGN.md section 1: a bare number has no unit,
+ * adding or comparing needs equal dimensions (a literal 0 fits any), products
+ * multiply dimensions, and a power needs a dimensionless exponent that gives
+ * whole or half powers.
+ */
+#include "value.h"
+#include "builtins.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static Value number(double x, Dim d)
+{
+    return (Value){ .kind = V_NUM, .num = x, .dim = d };
+}
+
+void value_describe(const Value *v, char *buf, size_t n)
+{
+    if (v->kind == V_STR) {
+        snprintf(buf, n, "a string");
+        return;
+    }
+    if (v->kind == V_LIST) {
+        snprintf(buf, n, "a list");
+        return;
+    }
+    if (v->kind == V_FUNC) {
+        snprintf(buf, n, "the function %s", v->str);
+        return;
+    }
+    units_describe(v->dim, v->unit, buf, n);
+}
+
+void value_format(const Value *v, char *buf, size_t n)
+{
+    switch (v->kind) {
+    case V_NUM:
+        units_format(v->num, v->dim, buf, n);
+        return;
+    case V_STR:
+        snprintf(buf, n, "%s", v->str);
+        return;
+    case V_FUNC:
+        snprintf(buf, n, "%s", v->str);
+        return;
+    case V_LIST: {
+        size_t len = (size_t)snprintf(buf, n, "[");
+        for (int i = 0; i < v->n && len < n; i++) {
+            char item[128];
+            value_format(&v->items[i], item, sizeof item);
+            len += (size_t)snprintf(buf + len, n - len, "%s%s", i ? ", " : "", item);
+        }
+        if (len < n)
+            snprintf(buf + len, n - len, "]");
+        return;
+    }
+    }
+}
+
+static bool is_literal_zero(const Node *e)
+{
+    return e->kind == AST_NUMBER && e->num == 0;
+}
+
+static bool need_number(const Value *v, const Node *at, const char *what, Diags *d)
+{
+    if (v->kind == V_NUM)
+        return true;
+    char desc[96];
+    value_describe(v, desc, sizeof desc);
+    diag_error(d, at->span, "%s needs a number, not %s", what, desc);
+    return false;
+}
+
+/* Dimensions must agree for + - and comparisons; a literal 0 fits any. */
+static bool same_units(const Value *a, const Value *b, const Node *na, const Node *nb, const Node *op,
+                       const char *verb, Diags *d)
+{
+    if (units_eq(a->dim, b->dim) || is_literal_zero(na) || is_literal_zero(nb))
+        return true;
+    char da[96], db[96];
+    value_describe(a, da, sizeof da);
+    value_describe(b, db, sizeof db);
+    if (strcmp(verb, "add") == 0)
+        diag_error(d, op->span, "cannot add %s to %s", db, da);
+    else if (strcmp(verb, "subtract") == 0)
+        diag_error(d, op->span, "cannot subtract %s from %s", db, da);
+    else
+        diag_error(d, op->span, "cannot %s %s with %s", verb, da, db);
+    return false;
+}
+
+static bool eval_call(const EvalScope *s, const Node *e, Value *out, Diags *d)
+{
+    if (e->a->kind != AST_NAME) {
+        diag_error(d, e->span, "this call is not a constant");
+        return false;
+    }
+    const Builtin *b = builtin_lookup(e->a->name);
+    if (!b || b->kind != B_FUNC) {
+        diag_error(d, e->a->span, "'%s' cannot be evaluated here: it is not a built-in function of numbers", e->a->name);
+        return false;
+    }
+    const Node *args[8];
+    if (b->params.n > 8 || !builtin_bind(b->name, b->params, e, args, d))
+        return false;
+    Value v[8];
+    for (int i = 0; i < b->params.n; i++)
+        if (!value_eval(s, args[i], &v[i], d) || !need_number(&v[i], args[i], b->name, d))
+            return false;
+    const char *f = b->name;
+    double x = v[0].num;
+    Dim none = units_none();
+    if (b->rule == U_NONE && !units_is_none(v[0].dim)) {
+        char desc[96];
+        value_describe(&v[0], desc, sizeof desc);
+        diag_error(d, args[0]->span, "%s needs a number without unit, not %s", f, desc);
+        return false;
+    }
+    if (b->rule == U_SAME)
+        for (int i = 1; i < b->params.n; i++)
+            if (!same_units(&v[0], &v[i], args[0], args[i], args[i], "combine", d))
+                return false;
+    double y;
+    Dim dim = b->rule == U_SAME ? v[0].dim : none;
+    if (!strcmp(f, "tanh")) y = tanh(x);
+    else if (!strcmp(f, "sigmoid")) y = 1 / (1 + exp(-x));
+    else if (!strcmp(f, "relu")) y = x > 0 ? x : 0;
+    else if (!strcmp(f, "linear") || !strcmp(f, "stop") || !strcmp(f, "sum") || !strcmp(f, "mean")) y = x;
+    else if (!strcmp(f, "softplus")) y = x > 30 ? x : log1p(exp(x));
+    else if (!strcmp(f, "exp")) y = exp(x);
+    else if (!strcmp(f, "log")) y = log(x);
+    else if (!strcmp(f, "abs") || !strcmp(f, "l1")) y = fabs(x);
+    else if (!strcmp(f, "sin")) y = sin(x);
+    else if (!strcmp(f, "cos")) y = cos(x);
+    else if (!strcmp(f, "square") || !strcmp(f, "l2")) {
+        y = x * x;
+        units_mul(v[0].dim, v[0].dim, &dim);
+    } else if (!strcmp(f, "sqrt")) {
+        if (x < 0) {
+            diag_error(d, args[0]->span, "sqrt of a negative number");
+            return false;
+        }
+        y = sqrt(x);
+        units_pow(v[0].dim, 0.5, &dim);
+    } else if (!strcmp(f, "min")) y = fmin(x, v[1].num);
+    else if (!strcmp(f, "max")) y = fmax(x, v[1].num);
+    else if (!strcmp(f, "clip")) y = fmin(fmax(x, v[1].num), v[2].num);
+    else if (!strcmp(f, "step")) y = x > 0;
+    else if (!strcmp(f, "sign")) y = (x > 0) - (x < 0);
+    else {
+        diag_error(d, e->span, "%s is not defined for a single number", f);
+        return false;
+    }
+    *out = number(y, dim);
+    return true;
+}
+
+static bool eval_binary(const EvalScope *s, const Node *e, Value *out, Diags *d)
+{
+    Value a, b;
+    if (!value_eval(s, e->a, &a, d) || !value_eval(s, e->b, &b, d))
+        return false;
+    if (e->op == '+' && a.kind == V_STR && b.kind == V_STR) {
+        size_t n = strlen(a.str) + strlen(b.str) + 1;
+        char *p = arena_alloc(s->arena, n);
+        snprintf(p, n, "%s%s", a.str, b.str);
+        *out = (Value){ .kind = V_STR, .str = p };
+        return true;
+    }
+    if (e->op == '@') {
+        diag_error(d, e->span, "'@' multiplies matrices; for numbers use '*'");
+        return false;
+    }
+    if (!need_number(&a, e->a, "this operator", d) || !need_number(&b, e->b, "this operator", d))
+        return false;
+    Dim dim = units_none();
+    double x = a.num, y = b.num;
+    switch (e->op) {
+    case '+':
+    case '-':
+        if (!same_units(&a, &b, e->a, e->b, e, e->op == '+' ? "add" : "subtract", d))
+            return false;
+        *out = number(e->op == '+' ? x + y : x - y, is_literal_zero(e->a) ? b.dim : a.dim);
+        out->unit = is_literal_zero(e->a) ? b.unit : a.unit;
+        return true;
+    case '%':
+        if (!same_units(&a, &b, e->a, e->b, e, "take the remainder of", d))
+            return false;
+        *out = number(fmod(x, y), a.dim);
+        return true;
+    case '*':
+        if (!units_mul(a.dim, b.dim, &dim)) {
+            diag_error(d, e->span, "the units of this product are too large to represent");
+            return false;
+        }
+        *out = number(x * y, dim);
+        return true;
+    case '/':
+        if (!units_div(a.dim, b.dim, &dim)) {
+            diag_error(d, e->span, "the units of this quotient are too large to represent");
+            return false;
+        }
+        *out = number(x / y, dim);
+        return true;
+    case '^':
+        if (!units_is_none(b.dim)) {
+            char desc[96];
+            value_describe(&b, desc, sizeof desc);
+            diag_error(d, e->b->span, "an exponent needs a number without unit, not %s", desc);
+            return false;
+        }
+        if (!units_pow(a.dim, y, &dim)) {
+            char desc[96];
+            value_describe(&a, desc, sizeof desc);
+            diag_error(d, e->span, "cannot raise %s to the power %g: units take whole or half powers", desc, y);
+            return false;
+        }
+        *out = number(pow(x, y), dim);
+        return true;
+    case AOP_AND:
+        *out = number(x != 0 && y != 0, dim);
+        return true;
+    case AOP_OR:
+        *out = number(x != 0 || y != 0, dim);
+        return true;
+    default:
+        if (!same_units(&a, &b, e->a, e->b, e, "compare", d))
+            return false;
+        switch (e->op) {
+        case '<': *out = number(x < y, dim); return true;
+        case '>': *out = number(x > y, dim); return true;
+        case AOP_LE: *out = number(x <= y, dim); return true;
+        case AOP_GE: *out = number(x >= y, dim); return true;
+        case AOP_EQ: *out = number(x == y, dim); return true;
+        case AOP_NE: *out = number(x != y, dim); return true;
+        }
+    }
+    diag_error(d, e->span, "unknown operator");
+    return false;
+}
+
+bool value_eval(const EvalScope *s, const Node *e, Value *out, Diags *d)
+{
+    switch (e->kind) {
+    case AST_NUMBER:
+        *out = number(e->num, e->dim);
+        out->unit = e->text && *e->text ? e->text : NULL;
+        return true;
+    case AST_STRING:
+        *out = (Value){ .kind = V_STR, .str = e->text };
+        return true;
+    case AST_NAME: {
+        int found = s->lookup ? s->lookup(s->self, e->name, e, out, d) : LOOKUP_ABSENT;
+        if (found != LOOKUP_ABSENT)
+            return found == LOOKUP_FOUND;
+        const Builtin *b = builtin_lookup(e->name);
+        if (b && b->kind == B_CONST) {
+            *out = number(M_PI, units_none());
+            return true;
+        }
+        if (b && b->kind == B_FUNC) {
+            *out = (Value){ .kind = V_FUNC, .str = b->name };
+            return true;
+        }
+        diag_error(d, e->span, "unknown name '%s'", e->name);
+        return false;
+    }
+    case AST_UNARY: {
+        Value a;
+        if (!value_eval(s, e->a, &a, d) || !need_number(&a, e->a, e->op == '-' ? "'-'" : "'not'", d))
+            return false;
+        *out = e->op == '-' ? number(-a.num, a.dim) : number(a.num == 0, units_none());
+        if (e->op == '-')
+            out->unit = a.unit;
+        return true;
+    }
+    case AST_BINARY:
+        return eval_binary(s, e, out, d);
+    case AST_CALL:
+        return eval_call(s, e, out, d);
+    case AST_LIST: {
+        Value *items = arena_alloc(s->arena, (size_t)(e->list.n ? e->list.n : 1) * sizeof *items);
+        for (int i = 0; i < e->list.n; i++)
+            if (!value_eval(s, e->list.v[i], &items[i], d))
+                return false;
+        *out = (Value){ .kind = V_LIST, .items = items, .n = e->list.n };
+        return true;
+    }
+    case AST_INDEX: {
+        Value base, idx;
+        if (!value_eval(s, e->a, &base, d))
+            return false;
+        if (base.kind != V_LIST || e->list.n != 1 || e->list.v[0]->kind == AST_SLICE) {
+            diag_error(d, e->span, "only a list can be indexed here, with one number");
+            return false;
+        }
+        if (!value_eval(s, e->list.v[0], &idx, d) || !need_number(&idx, e->list.v[0], "an index", d))
+            return false;
+        if (idx.num != floor(idx.num) || idx.num < 0 || idx.num >= base.n) {
+            diag_error(d, e->list.v[0]->span, "index %g is outside the list of %d items (indices start at 0)", idx.num, base.n);
+            return false;
+        }
+        *out = base.items[(int)idx.num];
+        return true;
+    }
+    default:
+        diag_error(d, e->span, "a %s cannot be evaluated here", ast_kind_word(e->kind));
+        return false;
+    }
+}
+
+bool value_as_count(const Value *v, const Node *at, const char *what, int64_t *out, Diags *d)
+{
+    if (v->kind != V_NUM || !units_is_none(v->dim) || v->num != floor(v->num) || v->num < 1 || v->num > 1e12) {
+        char desc[96];
+        if (v->kind == V_NUM && units_is_none(v->dim))
+            snprintf(desc, sizeof desc, "%g", v->num);
+        else
+            value_describe(v, desc, sizeof desc);
+        diag_error(d, at->span, "%s must be a positive whole number, not %s", what, desc);
+        return false;
+    }
+    *out = (int64_t)v->num;
+    return true;
+}
