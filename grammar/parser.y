@@ -230,6 +230,7 @@ opt_body
 body
     : body_lines             { $$ = $1; }
     | body_lines body_stmt   { $$ = $1; push(lx, &$$, $2); }
+    | body_lines error       { $$ = $1; }
     ;
 
 body_lines

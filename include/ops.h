@@ -92,6 +92,14 @@ typedef struct OpAttr {
 
 typedef struct Op Op;
 
+/* Op.vjp_reads: the VJP reads input k's values (bit k) or the output's. */
+enum {
+    OPS_READ_A = 1u << 0,
+    OPS_READ_B = 1u << 1,
+    OPS_READ_C = 1u << 2,
+    OPS_READ_Y = 1u << OP_MAX_IN,
+};
+
 /* One application of an op. in[k] and out are borrowed; gin[k] NULL means "no
  * gradient wanted for input k". attr may be NULL for ops without attributes. */
 typedef struct OpCall {
@@ -112,7 +120,8 @@ typedef void (*OpFn)(const OpCall *c);
 typedef void (*OpEwFwd)(int64_t n, real *y, const real *a, const real *b, const real *c,
                         const OpAttr *attr);
 /* ga[i] += gy[i] dy/da (a, b, c, y at i), likewise gb, gc; each NULL when not
- * wanted. The g's may be the same array (y = x * x). */
+ * wanted (a kernel is called only when one is: a unary op's ga is never NULL).
+ * The g's may be the same array (y = x * x). */
 typedef void (*OpEwVjp)(int64_t n, real *ga, real *gb, real *gc, const real *gy, const real *a,
                         const real *b, const real *c, const real *y, const OpAttr *attr);
 
@@ -127,7 +136,11 @@ struct Op {
     OpEwFwd ew_fwd;             /* elementwise ops only */
     OpEwVjp ew_vjp;
     const char *nondiff;        /* why the op has no gradient, or NULL */
-    unsigned no_grad;           /* bit k: input k never gets a gradient (condition, target, mask) */
+    unsigned no_grad;           /* bit k: input k never gets a gradient (condition, target,
+                                   mask); the VJP ignores gin[k] */
+    unsigned vjp_reads;         /* what the VJP reads besides gy: OPS_READ_A.. (inputs), OPS_READ_Y.
+                                   The plan keeps only these for the backward pass, and may
+                                   run the forward in place (y = a) when a is not read */
     struct { double lo, hi; } domain;   /* where tests draw inputs */
 };
 

@@ -53,7 +53,7 @@ typedef struct PlotPanel {
     PlotSeries *series;  /* [nseries]; raster: x = spike time (s), y = neuron index */
     int nseries, cap;
     double *m;           /* heat map [rows, cols], row-major: row i = post, column j = pre */
-    int64_t rows, cols;
+    int64_t rows, cols;  /* raster: rows = number of neurons */
     double t_end;        /* raster: time axis ends here (s); 0: at the last spike */
 } PlotPanel;
 
@@ -115,11 +115,12 @@ const char *plot_term_name(PlotTerm t);
 
 typedef struct PlotOptions {
     const char *path;      /* write this file; NULL: the terminal */
-    PlotTerm term;         /* terminal kind; TEXT or SIXEL draw even if out_fd is no tty */
+    PlotTerm term;         /* the REPL's `:set plot`; TEXT, SIXEL draw even on no tty */
     int out_fd;            /* terminal plots are written here (default STDOUT_FILENO) */
     int color;             /* text colour: -1 detect, 0 mono, 1 ansi256 */
     int text_cols, text_rows;   /* text size in characters; 0: the window's */
-    int width, height;     /* picture size in pixels; 0: 900 wide, 360 a panel */
+    int width, height;     /* picture size in pixels; 0: 900 wide, 360 a panel
+                              (a lone heat map 640 x 540; sixel: the window's) */
     double timeout;        /* seconds gnuplot may take (default 10) */
     const char *gnuplot;   /* executable; NULL: $CAJAL_GNUPLOT, else gnuplot on PATH */
     const char *debug_commands;   /* test hook: gnuplot commands run before the plots */
@@ -132,10 +133,12 @@ typedef enum { PLOT_DONE, PLOT_SKIPPED, PLOT_FAILED } PlotStatus;
 #define PLOT_SKIPPED_MESSAGE \
     "plot skipped: output is not a terminal (write it to a file with: plot ... to \"fig.png\")"
 
-/* Draws f. PLOT_DONE: the plot is on out_fd, or the file is complete under its
- * name. PLOT_SKIPPED: no file was asked for and out_fd is not a terminal; the
- * caller prints PLOT_SKIPPED_MESSAGE. PLOT_FAILED: diagnostics at `at` say why;
- * no output file exists under the requested name unless one existed before. */
+/* Draws f; f is only read. PLOT_DONE: the plot is on out_fd, or the file is
+ * complete under its name. PLOT_SKIPPED: no file was asked for, no kind forced
+ * and out_fd is not a terminal; the caller prints PLOT_SKIPPED_MESSAGE.
+ * PLOT_FAILED: diagnostics at `at` say why; a file that existed under the
+ * requested name is untouched, and no new one appears. Stdout is flushed first
+ * so that earlier output comes before the plot. */
 PlotStatus plot_render(const PlotFigure *f, const PlotOptions *o, Span at, Diags *d);
 
 /* What a terminal plot on fd would use. */

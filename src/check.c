@@ -162,8 +162,10 @@ static bool eval_quantity(Checker *c, const Node *e, Dim want, const char *what,
         value_describe(&v, got, sizeof got);
         units_describe(want, NULL, need, sizeof need);
         diag_error(c->diags, e->span, "%s must be %s, not %s", what, need, got);
+        bool steps_ok = strcmp(what, "the duration") == 0 || strcmp(what, "the recording interval") == 0;
         if (v.kind == V_NUM && units_is_none(v.dim) && units_eq(want, units_time()))
-            diag_hint(c->diags, "give the unit, as in %gms, or count steps, as in %g steps", v.num, v.num);
+            diag_hint(c->diags, steps_ok ? "give the unit, as in %gms, or count steps, as in %g steps" : "give the unit, as in %gms",
+                      v.num, v.num);
         return false;
     }
     if (positive ? !(v.num > 0) : !(v.num >= 0) || !isfinite(v.num)) {

@@ -270,8 +270,10 @@ static InterpStatus check_source(Interp *in, SourceFile *f, Node **program)
     int errors = in->diags.errors;
     bool incomplete = false;
     *program = parse_source(f, &in->arena, &in->diags, &incomplete);
-    if (in->diags.errors > errors)
+    if (in->diags.errors > errors && (in->interactive || incomplete))
         return incomplete && in->interactive ? INTERP_INCOMPLETE : INTERP_ERROR;
+    /* A script's statements that did parse are checked too, so one run shows
+     * every error the file has. */
     for (int i = 0; i < (*program)->body.n; i++) {
         Node *st = (*program)->body.v[i];
         if (st->kind == AST_EXPR_STMT && !in->interactive) {

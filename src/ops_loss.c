@@ -258,15 +258,17 @@ static void bce_vjp(const OpCall *c)
     }
 }
 
-enum { TARGET_AND_MASK = 1u << 1 | 1u << 2, MASK = 1u << 2 };
+/* inputs (y or logits, target, mask) by bit */
+enum { MASK = 1u << 2, TARGET_AND_MASK = 1u << 1 | MASK, ALL = OPS_READ_A | OPS_READ_B | OPS_READ_C };
 
 const Op ops_loss_table[OP_COUNT] = {
-    [OP_MSE] = { .shape = elementwise_loss_shape, .fwd = mse_fwd, .vjp = mse_vjp, .no_grad = MASK,
-                 .domain = { -2, 2 } },
-    [OP_CROSS_ENTROPY] = { .shape = row_loss_shape, .fwd = cross_entropy_fwd, .vjp = cross_entropy_vjp,
-                           .no_grad = TARGET_AND_MASK, .domain = { -3, 3 } },
+    [OP_MSE] = { .shape = elementwise_loss_shape, .fwd = mse_fwd, .vjp = mse_vjp,
+                 .no_grad = MASK, .vjp_reads = ALL, .domain = { -2, 2 } },
+    [OP_CROSS_ENTROPY] = { .shape = row_loss_shape, .fwd = cross_entropy_fwd,
+                           .vjp = cross_entropy_vjp, .no_grad = TARGET_AND_MASK, .vjp_reads = ALL,
+                           .domain = { -3, 3 } },
     [OP_NLL] = { .shape = row_loss_shape, .fwd = nll_fwd, .vjp = nll_vjp, .no_grad = TARGET_AND_MASK,
-                 .domain = { -3, -0.1 } },
+                 .vjp_reads = OPS_READ_B | OPS_READ_C, .domain = { -3, -0.1 } },
     [OP_BCE] = { .shape = elementwise_loss_shape, .fwd = bce_fwd, .vjp = bce_vjp,
-                 .no_grad = TARGET_AND_MASK, .domain = { -3, 3 } },
+                 .no_grad = TARGET_AND_MASK, .vjp_reads = ALL, .domain = { -3, 3 } },
 };

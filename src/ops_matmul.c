@@ -214,9 +214,12 @@ static void transpose_vjp(const OpCall *c)
 }
 
 const Op ops_matmul_table[OP_COUNT] = {
-    [OP_LINEAR] = { .shape = linear_shape, .fwd = linear_fwd, .vjp = linear_vjp, .domain = { -1, 1 } },
-    [OP_MATMUL] = { .shape = matmul_shape, .fwd = matmul_fwd, .vjp = matmul_vjp, .domain = { -1, 1 } },
-    [OP_OUTER] = { .shape = outer_shape, .fwd = outer_fwd, .vjp = outer_vjp, .domain = { -1, 1 } },
+    [OP_LINEAR] = { .shape = linear_shape, .fwd = linear_fwd, .vjp = linear_vjp,
+                    .vjp_reads = OPS_READ_A | OPS_READ_B, .domain = { -1, 1 } },
+    [OP_MATMUL] = { .shape = matmul_shape, .fwd = matmul_fwd, .vjp = matmul_vjp,
+                    .vjp_reads = OPS_READ_A | OPS_READ_B, .domain = { -1, 1 } },
+    [OP_OUTER] = { .shape = outer_shape, .fwd = outer_fwd, .vjp = outer_vjp,
+                   .vjp_reads = OPS_READ_A | OPS_READ_B, .domain = { -1, 1 } },
     [OP_TRANSPOSE] = { .shape = transpose_shape, .fwd = transpose_fwd, .vjp = transpose_vjp,
                        .domain = { -1, 1 } },
 };

@@ -174,6 +174,8 @@ const Op ops_reduce_table[OP_COUNT] = {
                       .domain = { -2, 2 } },
     [OP_MEAN_LAST] = { .shape = drop_last_shape, .fwd = mean_last_fwd, .vjp = mean_last_vjp,
                        .domain = { -2, 2 } },
-    [OP_L1] = { .shape = to_scalar_shape, .fwd = l1_fwd, .vjp = l1_vjp, .domain = { -2, 2 } },
-    [OP_L2] = { .shape = to_scalar_shape, .fwd = l2_fwd, .vjp = l2_vjp, .domain = { -2, 2 } },
+    [OP_L1] = { .shape = to_scalar_shape, .fwd = l1_fwd, .vjp = l1_vjp,
+                .vjp_reads = OPS_READ_A, .domain = { -2, 2 } },
+    [OP_L2] = { .shape = to_scalar_shape, .fwd = l2_fwd, .vjp = l2_vjp,
+                .vjp_reads = OPS_READ_A, .domain = { -2, 2 } },
 };

@@ -213,9 +213,11 @@ static void reshape_vjp(const OpCall *c)
 }
 
 const Op ops_shape_table[OP_COUNT] = {
-    [OP_CONCAT] = { .shape = concat_shape, .fwd = concat_fwd, .vjp = concat_vjp, .domain = { -2, 2 } },
+    [OP_CONCAT] = { .shape = concat_shape, .fwd = concat_fwd, .vjp = concat_vjp,
+                    .domain = { -2, 2 } },
     [OP_SLICE] = { .shape = slice_shape, .fwd = slice_fwd, .vjp = slice_vjp, .domain = { -2, 2 } },
-    [OP_SELECT] = { .shape = select_shape, .fwd = select_fwd, .vjp = select_vjp, .domain = { -2, 2 } },
+    [OP_SELECT] = { .shape = select_shape, .fwd = select_fwd, .vjp = select_vjp,
+                    .domain = { -2, 2 } },
     [OP_BROADCAST] = { .shape = broadcast_shape, .fwd = broadcast_fwd, .vjp = broadcast_vjp,
                        .domain = { -2, 2 } },
     [OP_RESHAPE] = { .shape = reshape_shape, .fwd = reshape_fwd, .vjp = reshape_vjp,

@@ -79,5 +79,5 @@ static void csr_linear_vjp(const OpCall *c)
 
 const Op ops_sparse_table[OP_COUNT] = {
     [OP_CSR_LINEAR] = { .shape = csr_linear_shape, .fwd = csr_linear_fwd, .vjp = csr_linear_vjp,
-                        .domain = { -1, 1 } },
+                        .vjp_reads = OPS_READ_A | OPS_READ_B, .domain = { -1, 1 } },
 };

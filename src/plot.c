@@ -21,10 +21,10 @@
  * - Files appear whole or not at all: gnuplot writes images to a temporary name
  *   in the target folder that we rename when it exits successfully; the .gp
  *   script and its data we write to temporary names and rename.
- * - gnuplot's dumb terminal draws heat maps as a single block, so in text mode a
- *   matrix becomes a grid of shade characters (one gnuplot point series per
- *   shade, averaged over blocks when the matrix is larger than the screen), and
- *   the key lists the value range of each character in place of a colour bar.
+ * - gnuplot's dumb terminal draws a heat map as one solid block, so in text mode
+ *   we draw matrices ourselves (text_heat) and gnuplot prints them in turn with
+ *   the other panels; text panels follow one another instead of sharing a
+ *   multiplot page.
  * - Time arrives in seconds and is shown in s, ms or µs, whichever reads best.
  */
 #include "plot.h"
@@ -249,6 +249,13 @@ static void buf_quoted(Buf *b, const char *s)
             buf_write(b, c, 1);
     }
     buf_puts(b, "'");
+}
+
+/* A comment line in data: control bytes (a newline would end it) become spaces. */
+static void buf_comment(Buf *b, const char *s)
+{
+    for (const char *c = s ? s : ""; *c; c++)
+        buf_write(b, (unsigned char)*c < 32 || *c == 127 ? " " : c, 1);
 }
 
 /* A data value; gnuplot reads NaN as "no point here" and breaks lines there. */
@@ -528,11 +535,14 @@ static void text_heat(Buf *b, const PlotPanel *p, const Layout *l, bool color, i
     if (bx > 1 || by > 1)
         buf_printf(&t, "%s(means of %lldx%lld blocks)", t.n ? " " : "", (long long)by,
                    (long long)bx);
-    pad(b, (gutter + gridw - (int64_t)t.n) / 2);
-    buf_printf(b, "%s\n", t.s);
+    int64_t indent = (gutter + gridw - (int64_t)t.n) / 2;
+    pad(b, indent > 1 ? indent : 1);   /* never flush left: never the datablock's end */
+    buf_comment(b, t.s);
+    buf_puts(b, "\n");
     free(t.s);
     pad(b, gutter);
-    buf_printf(b, "%s\n", xlabel);
+    buf_comment(b, xlabel);
+    buf_puts(b, "\n");
 
     /* column numbers: at least one space between them, at multiples of a nice step */
     int cdig = digits(p->cols > 0 ? p->cols - 1 : 0);
@@ -591,8 +601,10 @@ static void panel_data(Buf *b, const PlotPanel *p, const Layout *l)
     switch (p->kind) {
     case PLOT_TRACES:
         buf_printf(b, "# time (%s)", l->tunit);
-        for (int k = 0; k < p->nseries; k++)
-            buf_printf(b, " | %s", p->series[k].name ? p->series[k].name : "");
+        for (int k = 0; k < p->nseries; k++) {
+            buf_puts(b, " | ");
+            buf_comment(b, p->series[k].name);
+        }
         buf_puts(b, "\n");
         for (int64_t t = 0; t < p->nt; t++) {
             buf_num(b, p->t[t] * l->tscale);
@@ -640,7 +652,9 @@ static void panel_data(Buf *b, const PlotPanel *p, const Layout *l)
         for (int k = 0; k < p->nseries; k++) {
             const PlotSeries *s = &p->series[k];
             double xs = p->kind == PLOT_RASTER ? l->tscale : 1;
-            buf_printf(b, "%s# %s\n", k ? "\n\n" : "", s->name ? s->name : "");
+            buf_puts(b, k ? "\n\n# " : "# ");
+            buf_comment(b, s->name);
+            buf_puts(b, "\n");
             for (int64_t i = 0; i < s->n; i++) {
                 buf_num(b, s->x[i] * xs);
                 buf_puts(b, " ");

@@ -429,12 +429,12 @@ int repl_run(Interp *in)
         InterpStatus s = interp_exec(in, f);
         if (s == INTERP_INCOMPLETE)
             continue;
+        for (size_t k = 0; k < R.len; k++)
+            R.line_no += R.text[k] == '\n';
         if (R.tty) {
             R.text[R.len - 1] = 0;
             add_history(R.text);
         }
-        for (size_t k = 0; k < R.len; k++)
-            R.line_no += R.text[k] == '\n';
         if (s != INTERP_OK)
             R.had_error = true;
         interp_flush(in);

@@ -604,6 +604,45 @@ static double grad_error(const Op *op, const Case *cs)
     return worst;
 }
 
+/* The VJP gives the same gradients when every value outside .vjp_reads is NaN:
+ * what the plan may drop after the forward pass really is not needed. */
+static bool vjp_reads_enough(const Op *op, const Case *cs)
+{
+    Run run;
+    if (!run_new(&run, op, cs))
+        return false;
+    Tensor *r = tensor_clone(run.y, NULL, span_none()), *g[2][OP_MAX_IN] = { { 0 } };
+    for (int64_t e = 0; e < r->size; e++)
+        r->data[e] = (real)uniform(-1, 1);
+    run.call.gy = r;
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            for (int k = 0; k < cs->n_in; k++)
+                if (!(op->vjp_reads & 1u << k))
+                    for (int64_t e = 0; e < run.in[k]->size; e++)
+                        run.in[k]->data[e] = NAN;
+            if (!(op->vjp_reads & OPS_READ_Y))
+                for (int64_t e = 0; e < run.y->size; e++)
+                    run.y->data[e] = NAN;
+        }
+        for (int k = 0; k < cs->n_in; k++) {
+            g[pass][k] = tensor_clone(run.in[k], NULL, span_none());
+            tensor_zero(g[pass][k]);
+            run.call.gin[k] = g[pass][k];
+        }
+        ops_vjp(&run.call);
+    }
+    bool same = true;
+    for (int k = 0; k < cs->n_in; k++) {
+        same &= memcmp(g[0][k]->data, g[1][k]->data, (size_t)g[0][k]->size * sizeof(real)) == 0;
+        tensor_free(g[0][k]);
+        tensor_free(g[1][k]);
+    }
+    tensor_free(r);
+    run_free(&run);
+    return same;
+}
+
 /* Planted faults: the checker must see them. */
 OPS_EW_VJP(tanh_vjp_forgets_square)
 {
@@ -639,6 +678,14 @@ static void test_planted_faults(void)
            err, err > 1e-6 ? "yes" : "no");
     CHECK(err > 1e-6);
 
+    /* An understated .vjp_reads is caught too. */
+    Op bad3 = *ops_get(OP_MUL);
+    bad3.vjp_reads = OPS_READ_A;
+    CHECK(!vjp_reads_enough(&bad3, &cs));
+    Op bad4 = *ops_get(OP_TANH);
+    bad4.vjp_reads = 0;
+    CHECK(!vjp_reads_enough(&bad4, &(Case){ .n_in = 1, .in = { S2(3, 5) } }));
+
     /* The real entries pass on the same cases. */
     CHECK(grad_error(ops_get(OP_TANH), &(Case){ .n_in = 1, .in = { S2(3, 5) } }) < 1e-6);
     CHECK(grad_error(ops_get(OP_MUL), &cs) < 1e-6);
@@ -665,6 +712,12 @@ static void test_gradients(void)
                             op->name, case_str(&cs[i], buf, sizeof buf), err);
                 }
                 CHECK(err < 1e-6);
+                if (!vjp_reads_enough(op, &cs[i])) {
+                    char buf[160];
+                    fprintf(stderr, "%s (%s): the VJP reads more than .vjp_reads says\n", op->name,
+                            case_str(&cs[i], buf, sizeof buf));
+                    CHECK(0);
+                }
                 if (err > worst)
                     worst = err, worst_op = op->name;
                 checked++;
