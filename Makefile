@@ -35,7 +35,7 @@ ifeq ($(PRECISION),float)
 CPPFLAGS += -DCAJAL_FLOAT
 endif
 OPT ?= -O2 -march=native
-CFLAGS := -std=c11 $(OPT) -g -fno-math-errno -Wall -Wextra -Wno-unused-parameter
+CFLAGS := -std=c11 $(OPT) -g -fno-math-errno -fvect-cost-model=dynamic -Wall -Wextra -Wno-unused-parameter
 LDLIBS := -lopenblas -lreadline -lffi -lz -lm -lpthread
 ifdef SANITIZE
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

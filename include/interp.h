@@ -11,6 +11,7 @@
 
 #include "check.h"
 #include "modules.h"
+#include "runtime.h"
 
 #include <signal.h>
 #include <stdint.h>
@@ -35,6 +36,7 @@ typedef struct Interp {
     bool interactive;         /* REPL: bare expressions print, entries roll back */
     bool color;               /* diagnostics in colour (stderr is a terminal) */
     FILE *out;                /* where print writes */
+    Runtime rt;               /* the model, its state and recordings */
 } Interp;
 
 /* Set by the SIGINT handler; long statements poll it and stop cleanly. */

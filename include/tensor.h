@@ -48,14 +48,16 @@ Tensor *tensor_new(const char *name, int rank, const int64_t *dim, Diags *d, Spa
 Tensor *tensor_new2(const char *name, int64_t d0, int64_t d1, Diags *d, Span at);
 void tensor_free(Tensor *t);
 
-/* Embedded tensors (inside a plan's buffer table): allocate / release data only. */
+/* Embedded tensors (inside a plan's buffer table): allocate / release data only.
+ * On failure tensor_init leaves t->data NULL (tensor_fini is then harmless). */
 bool tensor_init(Tensor *t, const char *name, int rank, const int64_t *dim, Diags *d, Span at);
 void tensor_fini(Tensor *t);
 
 /* A view of `data` with the given shape; borrows, never frees. */
 Tensor tensor_view(real *data, int rank, const int64_t *dim);
 
-/* Aligned raw buffers for workspaces; counted like every allocation. */
+/* Aligned, zeroed raw buffers for workspaces; counted like every allocation.
+ * NULL if the system refuses. */
 real *tensor_alloc_real(int64_t count);
 void tensor_free_real(real *p);
 

@@ -37,6 +37,8 @@ void interp_init(Interp *in)
     modules_init(&in->paths);
     in->out = stdout;
     in->seed = 1;
+    runtime_init(&in->rt);
+    in->rt.interrupted = &interp_interrupted;
     in->checker = (Checker){
         .env = &in->env, .arena = &in->arena, .diags = &in->diags,
         .import = import_module, .import_self = in, .notice = notice, .notice_self = in,
@@ -45,6 +47,7 @@ void interp_init(Interp *in)
 
 void interp_fini(Interp *in)
 {
+    runtime_fini(&in->rt);
     for (int i = 0; i < in->nimported; i++)
         free(in->imported[i]);
     free(in->imported);
@@ -203,7 +206,7 @@ static void print_value(Interp *in, const Value *v)
     fprintf(in->out, "%s\n", buf);
 }
 
-/* print E.r, 40 + 2: constants now; model values come with the engine. */
+/* print E.r, 40 + 2: constants with their units, model values as arrays. */
 static bool run_print(Interp *in, const Node *st, const NodeList *items)
 {
     for (int i = 0; i < items->n; i++) {
@@ -214,9 +217,10 @@ static bool run_print(Interp *in, const Node *st, const NodeList *items)
         bool constant = check_eval(&in->checker, items->v[i], &v);
         in->checker.diags = &in->diags;
         diags_fini(&quiet);
-        if (!constant)
-            return pending_stop(&in->diags, items->v[i]->span, "print", PENDING_MODEL_VALUES);
-        print_value(in, &v);
+        if (constant)
+            print_value(in, &v);
+        else if (!inspect_print(&in->rt, &in->env, items->v[i], in->out, &in->diags))
+            return false;
     }
     (void)st;
     return true;
@@ -224,6 +228,8 @@ static bool run_print(Interp *in, const Node *st, const NodeList *items)
 
 static bool run_stmt(Interp *in, Node *st)
 {
+    in->rt.seed = in->seed;
+    in->rt.progress = in->color;
     switch (st->kind) {
     case AST_PRINT:
         return run_print(in, st, &st->list);
@@ -234,19 +240,19 @@ static bool run_stmt(Interp *in, Node *st)
     case AST_SEED: {
         Value v;
         check_eval(&in->checker, st->a, &v);
-        in->seed = (uint64_t)v.num;
+        in->seed = in->rt.seed = (uint64_t)v.num;
         return true;
     }
     case AST_SIMULATE:
-        return pending_stop(&in->diags, st->span, "simulate", PENDING_SIMULATE);
+        return simulate_stmt(&in->rt, &in->env, st, &in->diags);
     case AST_TRAIN:
         return pending_stop(&in->diags, st->span, "train", PENDING_TRAIN);
     case AST_EVALUATE:
         return pending_stop(&in->diags, st->span, "evaluate", PENDING_EVALUATE);
     case AST_SAVE:
-        return pending_stop(&in->diags, st->span, "save", PENDING_SAVE);
+        return persist_save(&in->rt, &in->env, st, &in->diags);
     case AST_LOAD:
-        return pending_stop(&in->diags, st->span, "load", PENDING_LOAD);
+        return persist_load(&in->rt, &in->env, st, &in->diags);
     case AST_PLOT:
         return pending_stop(&in->diags, st->span, "plot", PENDING_PLOT);
     case AST_RASTER:

@@ -36,8 +36,9 @@ static void usage(FILE *out)
             "  -e STATEMENTS     run these statements (may be repeated)\n"
             "  -D NAME=VALUE     override 'let NAME' (e.g. -D N=256 -D tau=20ms)\n"
             "  -I DIR            look for imported modules in DIR (also $CAJAL_PATH)\n"
-            "  --check FILE      parse and check FILE without running it\n"
+            "  --check           parse and check FILE without running it\n"
             "  --seed N          seed of the random generator (default 1)\n"
+            "  --stats           print each run's timing and memory on stderr\n"
             "  --dump-ast FILE   print the syntax tree of FILE\n"
             "  --help            this text\n"
             "  --version         the version\n"
@@ -92,7 +93,8 @@ int main(int argc, char **argv)
     in.color = use_color();
     builtins_init();
 
-    const char *script = NULL, *check = NULL;
+    const char *script = NULL;
+    bool check_only = false;
     const char **snippets = xcalloc((size_t)argc + 1, sizeof *snippets);
     int nsnippets = 0;
     bool seed_given = false;
@@ -113,8 +115,8 @@ int main(int argc, char **argv)
             break;
         }
         const char *value = NULL;
-        bool takes = !strcmp(a, "-e") || !strcmp(a, "-D") || !strcmp(a, "-I") || !strcmp(a, "--check") ||
-                     !strcmp(a, "--seed") || !strcmp(a, "--dump-ast");
+        bool takes = !strcmp(a, "-e") || !strcmp(a, "-D") || !strcmp(a, "-I") || !strcmp(a, "--seed") ||
+                     !strcmp(a, "--dump-ast");
         if (!takes && (!strncmp(a, "-D", 2) || !strncmp(a, "-I", 2) || !strncmp(a, "-e", 2)) && a[2]) {
             value = a + 2;
         } else if (takes) {
@@ -147,7 +149,9 @@ int main(int argc, char **argv)
         } else if (!strncmp(a, "-I", 2)) {
             modules_add(&in.paths, value);
         } else if (!strcmp(a, "--check")) {
-            check = value;
+            check_only = true;
+        } else if (!strcmp(a, "--stats")) {
+            in.rt.stats = true;
         } else if (!strcmp(a, "--dump-ast")) {
             free(snippets);
             int s = dump_ast(value);
@@ -171,8 +175,8 @@ int main(int argc, char **argv)
         }
     }
     (void)seed_given;
-    if (check && (script || nsnippets)) {
-        fprintf(stderr, "cajal: --check takes one file and nothing to run\n");
+    if (check_only && !script) {
+        fprintf(stderr, "cajal: --check needs a file: cajal --check model.cajal\n");
         free(snippets);
         return finish(&in, EXIT_USAGE);
     }
@@ -188,12 +192,8 @@ int main(int argc, char **argv)
         return finish(&in, EXIT_SCRIPT);
     }
 
-    if (check) {
-        in.check_only = true;
-        status = interp_exec_file(&in, check) == INTERP_OK ? 0 : EXIT_SCRIPT;
-        if (status == 0 && !interp_defines_used(&in))
-            status = EXIT_USAGE;
-    } else if (script) {
+    if (script) {
+        in.check_only = check_only;
         status = interp_exec_file(&in, script) == INTERP_OK ? 0 : EXIT_SCRIPT;
         if (status == 0 && !interp_defines_used(&in))
             status = EXIT_USAGE;

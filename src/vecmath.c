@@ -26,7 +26,7 @@
  *
  * Arrays are processed in blocks of fixed length through local copies: GCC 12 at
  * -O2 vectorises only loops whose trip count is a known multiple of the vector
- * length, and the copies let y be x without breaking the kernels' restrict.
+ * length, and with local copies y may be x (in place) and nothing can alias.
  */
 #include "vecmath.h"
 

@@ -4,10 +4,13 @@
  * as `cajal --check` and the REPL have it. Each input is one source text:
  *
  *   mark arena and environment -> source_new("<fuzz>") -> interp_exec (check only)
- *   -> print the diagnostics to /dev/null -> clear them -> roll back to the marks
+ *   -> print the diagnostics (counted) -> clear them -> roll back to the marks
  *
- * Printing is kept (to /dev/null) because the caret and line-window code in
- * diag.c is where 10 MB lines, NULs and broken UTF-8 end up. The first byte
+ * Printing is kept, into a sink that only counts bytes, because the caret and
+ * line-window code in diag.c is where 10 MB lines, NULs and broken UTF-8 end up;
+ * one diagnostic printing more than FUZZ_DIAG_MAX bytes (default 16384; 0 turns
+ * the check off) aborts, since diag.c promises a window around the span, not
+ * the whole line (a 10 MB line echoed byte by byte to stderr takes a minute). The first byte
  * picks the mode, the input itself is passed whole: bit 0 set runs it as a REPL
  * entry (interactive, which rolls back on errors by itself), bit 1 prints the
  * diagnostics in colour.
@@ -30,7 +33,10 @@
 #include <string.h>
 
 static Interp the;
-static FILE *devnull;
+static FILE *devnull;          /* where print and notices go */
+static FILE *sink;             /* where diagnostics go: counted, then dropped */
+static size_t sink_bytes;
+static size_t diag_max = 16384;
 static int prelude_n;          /* declarations the prelude made */
 static Decl **prelude_v;       /* and which they are */
 
@@ -38,6 +44,14 @@ static void quiet_notice(void *self, const char *msg)
 {
     (void)self;
     fputs(msg, devnull);
+}
+
+static ssize_t sink_write(void *cookie, const char *buf, size_t n)
+{
+    (void)cookie;
+    (void)buf;
+    sink_bytes += n;
+    return (ssize_t)n;
 }
 
 static void broken(const char *what)
@@ -55,6 +69,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         perror("fuzz_check: /dev/null");
         exit(1);
     }
+    sink = fopencookie(NULL, "w", (cookie_io_functions_t){ .write = sink_write });
+    if (!sink) {
+        perror("fuzz_check: fopencookie");
+        exit(1);
+    }
+    const char *limit = getenv("FUZZ_DIAG_MAX");
+    if (limit)
+        diag_max = strtoull(limit, NULL, 10);
     interp_init(&the);
     builtins_init();
     if (!interp_load_prelude(&the)) {
@@ -85,7 +107,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     the.interactive = mode & 1;
     SourceFile *f = source_new("<fuzz>", (const char *)data, size);
     interp_exec(&the, f);
-    diags_print(&the.diags, devnull, mode & 2);
+    for (int i = 0; i < the.diags.n; i++) {
+        sink_bytes = 0;
+        diag_print_one(&the.diags.v[i], sink, mode & 2);
+        fflush(sink);
+        if (diag_max && sink_bytes > diag_max) {
+            fprintf(stderr, "fuzz_check: one diagnostic printed %zu bytes (FUZZ_DIAG_MAX is %zu): %.200s\n", sink_bytes,
+                    diag_max, the.diags.v[i].msg);
+            abort();
+        }
+    }
     diags_clear(&the.diags);
 
     env_rollback(&the.env, env);

@@ -1,0 +1,418 @@
+/* simulate.c: the simulate statement, from its clauses to the time loop.
+ *
+ *   simulate for 2s dt 0.1ms method rk4 batch 8 with u = sin(2 * pi * 5Hz * t)
+ *            record E.r, I.r every 1ms continue
+ *
+ * Each run draws the initial state from `init` (or carries the last state on
+ * with `continue`), builds the step graph and its plan, allocates everything,
+ * and only then enters the time loop, which allocates nothing. States are
+ * checked for NaN and Inf every so often and at the end, so a run that diverges
+ * says where, and keeps its recordings up to there.
+ */
+#include "lower.h"
+#include "plan.h"
+#include "runtime.h"
+#include "xalloc.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Allocations made inside the last time loop (0, or the plan is wrong): tests read it. */
+long simulate_loop_allocations;
+
+static const double DEFAULT_DT = 1e-4;   /* 0.1 ms, as Brian2 */
+enum { CHECK_EVERY = 256 };              /* steps between NaN checks */
+
+void runtime_init(Runtime *rt) { memset(rt, 0, sizeof *rt); rt->seed = 1; }
+
+void runtime_clear_recordings(Runtime *rt)
+{
+    for (int i = 0; i < rt->nrecs; i++) {
+        free(rt->recs[i].name);
+        tensor_free(rt->recs[i].data);
+    }
+    free(rt->recs);
+    rt->recs = NULL;
+    rt->nrecs = 0;
+    tensor_free(rt->times);
+    rt->times = NULL;
+}
+
+void runtime_fini(Runtime *rt)
+{
+    runtime_clear_recordings(rt);
+    model_free(rt->model);
+    rt->model = NULL;
+}
+
+bool runtime_model(Runtime *rt, const Env *env, Diags *d, Span at)
+{
+    if (rt->model && !model_stale(rt->model, env) && rt->model->seed == rt->seed)
+        return true;
+    char *reinit = NULL;
+    /* A new seed draws everything afresh; otherwise keep what still fits. */
+    const Model *old = rt->model && rt->model->seed == rt->seed ? rt->model : NULL;
+    Model *m = model_build(env, old, rt->seed, d, at, &reinit);
+    if (!m) {
+        free(reinit);
+        return false;
+    }
+    if (reinit && old)
+        fprintf(stderr, "note: the model changed; re-initialised %s\n", reinit);
+    free(reinit);
+    model_free(rt->model);
+    rt->model = m;
+    return true;
+}
+
+/* ---- clauses -------------------------------------------------------------- */
+
+typedef struct SimClauses {
+    double duration, dt, every;
+    int64_t steps, every_steps, batch;
+    bool in_steps, every_in_steps, carry_on;
+    Method method;
+    const Node *record;
+    const Node *with;
+} SimClauses;
+
+static double number(const Env *env, const Node *e)
+{
+    /* The checker evaluated these already; evaluate again without errors. */
+    Diags quiet;
+    diags_init(&quiet);
+    Checker c = { .env = (Env *)env, .diags = &quiet };
+    Arena a;
+    arena_init(&a);
+    c.arena = &a;
+    Value v = { 0 };
+    bool ok = check_eval(&c, e, &v);
+    arena_fini(&a);
+    diags_fini(&quiet);
+    return ok && v.kind == V_NUM ? v.num : NAN;
+}
+
+static void read_clauses(const Env *env, const Node *st, SimClauses *c)
+{
+    memset(c, 0, sizeof *c);
+    c->dt = DEFAULT_DT;
+    c->batch = 0;
+    for (int i = 0; i < st->opts.n; i++) {
+        const Node *o = st->opts.v[i];
+        const char *w = o->name;
+        if (!strcmp(w, "for")) {
+            c->in_steps = o->op;
+            if (o->op)
+                c->steps = (int64_t)number(env, o->a);
+            else
+                c->duration = number(env, o->a);
+        } else if (!strcmp(w, "dt")) {
+            c->dt = number(env, o->a);
+        } else if (!strcmp(w, "method")) {
+            c->method = !strcmp(o->a->name, "rk4") ? METHOD_RK4 : !strcmp(o->a->name, "exponential") ? METHOD_EXPONENTIAL : METHOD_EULER;
+        } else if (!strcmp(w, "record")) {
+            c->record = o;
+        } else if (!strcmp(w, "every")) {
+            c->every_in_steps = o->op;
+            if (o->op)
+                c->every_steps = (int64_t)number(env, o->a);
+            else
+                c->every = number(env, o->a);
+        } else if (!strcmp(w, "continue")) {
+            c->carry_on = true;
+        } else if (!strcmp(w, "batch")) {
+            c->batch = (int64_t)number(env, o->a);
+        } else if (!strcmp(w, "with")) {
+            c->with = o;
+        }
+    }
+}
+
+/* The name a record clause item stands for: "E.r" for E.r, E.r[0:10] or E (its output). */
+static bool record_name(const Model *m, const Node *e, char *buf, size_t n, Diags *d)
+{
+    if (e->kind == AST_INDEX)
+        e = e->a;
+    if (e->kind == AST_MEMBER && e->a->kind == AST_NAME) {
+        if (model_find_pop(m, e->a->name) < 0) {
+            diag_error(d, e->span, "only population variables, inputs and outputs can be recorded; %s is not a population",
+                       e->a->name);
+            return false;
+        }
+        snprintf(buf, n, "%s.%s", e->a->name, e->name);
+        return true;
+    }
+    if (e->kind == AST_NAME) {
+        int p = model_find_pop(m, e->name);
+        if (p >= 0) {
+            const ModelInfo *info = m->pops[p].info;
+            snprintf(buf, n, "%s.%s", e->name, info->out ? info->out : info->vars[0].name);
+            return true;
+        }
+        snprintf(buf, n, "%s", e->name);
+        return true;
+    }
+    diag_error(d, e->span, "record takes population variables such as E.r, inputs and outputs");
+    return false;
+}
+
+/* Initial state: `continue` keeps the last; otherwise init draws, or 0. */
+static bool init_states(Runtime *rt, const Env *env, Plan *plan, const Graph *g, int64_t B, bool carry_on, Diags *d,
+                        Span at)
+{
+    Model *m = rt->model;
+    for (int s = 0; s < g->nstates; s++) {
+        ModelState *ms = &m->states[g->states[s].model_state];
+        int64_t ld, rows;
+        real *slot0 = plan_value(plan, g->states[s].cur, 0, &ld, &rows);
+        if (carry_on && ms->value && ms->value->dim[0] == B) {
+            memcpy(slot0, ms->value->data, (size_t)(B * ms->n) * sizeof(real));
+            continue;
+        }
+        if (!ms->init) {
+            memset(slot0, 0, (size_t)(B * ms->n) * sizeof(real));
+            continue;
+        }
+        char name[256];
+        snprintf(name, sizeof name, "%s#%llu", ms->name, (unsigned long long)m->runs);
+        Rng r = model_stream(m, name);
+        const Node *item = ms->init->a;
+        if (item->kind == AST_EQUATION) {
+            double v = number(env, item->b);
+            for (int64_t i = 0; i < B * ms->n; i++)
+                slot0[i] = (real)v;
+            continue;
+        }
+        const Node *call = item->b;
+        const Node *callee = call->kind == AST_CALL ? call->a : call;
+        const DistInfo *info = dist_lookup(callee->name);
+        const Builtin *b = builtin_lookup(callee->name);
+        const Node *args[8];
+        Node empty = { .kind = AST_CALL, .span = call->span };
+        if (!info || !b || b->params.n > 8 || !builtin_bind(b->name, b->params, call->kind == AST_CALL ? call : &empty, args, d))
+            return false;
+        double params[8] = { 0 };
+        for (int i = 0; i < b->params.n; i++)
+            params[i] = number(env, args[i]);
+        if (!dist_fill(info->kind, params, &r, slot0, B * ms->n, 1, d, call->span))
+            return false;
+    }
+    (void)at;
+    return true;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The first state value that is not finite, or -1. */
+static int first_bad_state(const Plan *plan, const Graph *g, int64_t t, int64_t *at_index)
+{
+    for (int s = 0; s < g->nstates; s++) {
+        int64_t ld, rows;
+        const real *v = plan_value(plan, g->states[s].cur, t, &ld, &rows);
+        for (int64_t i = 0; i < ld * rows; i++)
+            if (!isfinite(v[i])) {
+                *at_index = i;
+                return s;
+            }
+    }
+    return -1;
+}
+
+bool simulate_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
+{
+    SimClauses c;
+    read_clauses(env, st, &c);
+    if (!runtime_model(rt, env, d, st->span))
+        return false;
+    Model *m = rt->model;
+    int64_t T = c.in_steps ? c.steps : (int64_t)llround(c.duration / c.dt);
+    if (T < 1) {
+        diag_error(d, st->span, "the duration is shorter than one step of dt = %g ms", c.dt * 1e3);
+        return false;
+    }
+    if (c.carry_on && !rt->batch) {
+        diag_error(d, st->span, "nothing to continue: no simulation has run yet");
+        return false;
+    }
+    int64_t B = c.batch ? c.batch : c.carry_on ? rt->batch : 1;
+    if (c.carry_on && c.batch && c.batch != rt->batch) {
+        diag_error(d, st->span, "continue needs the batch of the last run (%lld), not %lld", (long long)rt->batch, (long long)c.batch);
+        return false;
+    }
+    int64_t every = 1;
+    if (c.every_in_steps)
+        every = c.every_steps;
+    else if (c.every > 0)
+        every = (int64_t)llround(c.every / c.dt);
+    if (every < 1)
+        every = 1;
+
+    /* Inputs bound to expressions of time. */
+    InputBinding bindings[16];
+    int nbind = 0;
+    if (c.with)
+        for (int k = 0; k < c.with->list.n && nbind < 16; k++) {
+            const Node *b = c.with->list.v[k];
+            for (int i = 0; i < m->ninputs; i++)
+                if (m->inputs[i].name == b->name)
+                    bindings[nbind++] = (InputBinding){ i, b->a };
+        }
+    Graph g;
+    graph_init(&g);
+    LowerSpec ls = { c.method, c.dt, env, bindings, nbind };
+    if (!lower_model(m, &ls, &g, d, st->span)) {
+        graph_fini(&g);
+        return false;
+    }
+    /* Which values to record. */
+    int nrec = c.record ? c.record->list.n : 0;
+    int *wanted = xmalloc((size_t)(nrec + 1) * sizeof *wanted);
+    char (*names)[128] = xmalloc((size_t)(nrec + 1) * sizeof *names);
+    bool ok = true;
+    for (int k = 0; k < nrec && ok; k++) {
+        const Node *e = c.record->list.v[k];
+        ok = record_name(m, e, names[k], sizeof names[k], d);
+        wanted[k] = ok ? graph_find(&g, names[k]) : -1;
+        if (ok && wanted[k] < 0) {
+            diag_error(d, e->span, "there is no '%s' to record", names[k]);
+            ok = false;
+        }
+    }
+    Plan plan;
+    PlanSpec ps = { .batch = B, .steps = T, .wanted = wanted, .nwanted = nrec, .dt = c.dt,
+                    .t0 = c.carry_on ? rt->t_end : 0 };
+    char noise_name[64];
+    snprintf(noise_name, sizeof noise_name, "noise#%llu", (unsigned long long)m->runs);
+    ps.noise = model_stream(m, noise_name);
+    if (ok)
+        ok = plan_build(&plan, &g, &ps, d, st->span);
+    if (!ok) {
+        free(wanted);
+        free(names);
+        graph_fini(&g);
+        return false;
+    }
+    /* Recordings: [samples, B, n]. */
+    int64_t samples = (T + every - 1) / every;
+    Recording *recs = xcalloc((size_t)nrec + 1, sizeof *recs);
+    Tensor *times = tensor_new("time", 1, &samples, d, st->span);
+    ok = times != NULL;
+    for (int k = 0; k < nrec && ok; k++) {
+        const GNode *n = &g.nodes[wanted[k]];
+        int64_t width = n->shape.rank ? n->shape.dim[0] : 1;
+        int64_t dim[3] = { samples, n->batched ? B : 1, width };
+        recs[k].name = xstrdup(names[k]);
+        recs[k].dt = (double)every * c.dt;
+        recs[k].data = tensor_new(recs[k].name, 3, dim, d, st->span);
+        ok = recs[k].data != NULL;
+    }
+    if (ok)
+        ok = init_states(rt, env, &plan, &g, B, c.carry_on, d, st->span);
+    if (ok) {
+        plan_prepare(&plan);
+        long allocs = xalloc_count;
+        double start = now_seconds(), last_print = start;
+        bool showed = false;
+        int64_t t = 0, sample = 0;
+        int bad = -1;
+        int64_t bad_index = 0;
+        for (; t < T; t++) {
+            plan_step(&plan, t);
+            if (t % every == 0) {
+                times->data[sample] = (real)(ps.t0 + (double)t * c.dt);
+                for (int k = 0; k < nrec; k++) {
+                    int64_t ld, rows;
+                    const real *v = plan_value(&plan, wanted[k], t, &ld, &rows);
+                    Tensor *r = recs[k].data;
+                    int64_t width = r->dim[2];
+                    for (int64_t b = 0; b < r->dim[1]; b++)
+                        memcpy(r->data + (sample * r->dim[1] + b) * width, v + b * ld, (size_t)width * sizeof(real));
+                }
+                sample++;
+            }
+            if ((t + 1) % CHECK_EVERY == 0 || t + 1 == T) {
+                bad = first_bad_state(&plan, &g, t + 1, &bad_index);
+                if (bad >= 0)
+                    break;
+                if (rt->interrupted && *rt->interrupted)
+                    break;
+                if (rt->progress) {
+                    double now = now_seconds();
+                    if (now - start > 1.0 && now - last_print > 0.25) {
+                        double rate = (double)(t + 1) / (now - start);
+                        fprintf(stderr, "\r  simulate: t = %.4g s of %.4g s, %.0f steps/s, %.0f s left   ",
+                                (double)(t + 1) * c.dt, (double)T * c.dt, rate, (double)(T - t - 1) / rate);
+                        last_print = now;
+                        showed = true;
+                    }
+                }
+            }
+        }
+        simulate_loop_allocations = xalloc_count - allocs;
+        if (rt->stats) {
+            double loop_s = now_seconds() - start;
+            fprintf(stderr, "stats: simulate steps=%lld batch=%lld loop_s=%.6g s_per_step=%.6g plan_mb=%.3f loop_allocs=%ld\n",
+                    (long long)(t < T ? t + 1 : T), (long long)B, loop_s, loop_s / (double)(t < T ? t + 1 : T),
+                    (double)plan.bytes / 1e6, simulate_loop_allocations);
+        }
+        if (showed)
+            fprintf(stderr, "\r%80s\r", "");
+        int64_t done = t < T ? t + 1 : T;
+        if (bad >= 0) {
+            const GState *gs = &g.states[bad];
+            diag_error(d, st->span, "the simulation diverged: %s[%lld] is not finite by t = %.4g s (step %lld); recordings up to then are kept",
+                       gs->name, (long long)(bad_index % m->states[gs->model_state].n), (double)done * c.dt, (long long)done);
+            diag_hint(d, "a smaller dt, method rk4, or smaller weights usually help");
+            ok = false;
+        } else if (t < T) {
+            diag_error(d, st->span, "interrupted at t = %.4g s (step %lld of %lld); the state and recordings up to then are kept",
+                       (double)done * c.dt, (long long)done, (long long)T);
+            ok = false;
+        }
+        /* Keep the state for `continue` and print. */
+        for (int s = 0; s < g.nstates; s++) {
+            ModelState *ms = &m->states[g.states[s].model_state];
+            int64_t dim[2] = { B, ms->n };
+            if (!ms->value || ms->value->dim[0] != B) {
+                tensor_free(ms->value);
+                ms->value = tensor_new(ms->name, 2, dim, d, st->span);
+            }
+            if (ms->value)
+                memcpy(ms->value->data, plan_value(&plan, g.states[s].cur, done, NULL, NULL), (size_t)(B * ms->n) * sizeof(real));
+        }
+        rt->t_end = ps.t0 + (double)done * c.dt;
+        rt->batch = B;
+        m->runs++;
+        /* Replace the recordings (cut to what was simulated). */
+        runtime_clear_recordings(rt);
+        for (int k = 0; k < nrec; k++)
+            recs[k].data->dim[0] = sample, recs[k].data->size = sample * recs[k].data->dim[1] * recs[k].data->dim[2];
+        times->dim[0] = times->size = sample;
+        rt->recs = recs;
+        rt->nrecs = nrec;
+        rt->times = times;
+        recs = NULL;
+        times = NULL;
+    }
+    if (recs) {
+        for (int k = 0; k < nrec; k++) {
+            free(recs[k].name);
+            tensor_free(recs[k].data);
+        }
+        free(recs);
+    }
+    tensor_free(times);
+    plan_fini(&plan);
+    graph_fini(&g);
+    free(wanted);
+    free(names);
+    return ok;
+}

@@ -1,0 +1,147 @@
+#!/bin/sh
+# -D name=value overrides a let: its forms, its units, and the usage errors
+# that list the script's lets.
+set -u
+CAJAL=${CAJAL:-$(cd "$(dirname "$0")/../.." && pwd)/cajal}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT INT TERM
+failed=0
+
+# run STATUS ARGS...: runs cajal, checks the status; the texts follow.
+run() {
+    want=$1
+    shift
+    what="cajal $*"
+    "$CAJAL" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+    status=$?
+    if [ "$status" != "$want" ]; then
+        echo "FAIL $what: exit status $status, expected $want"
+        sed 's/^/    /' "$tmp/err" | head -10
+        failed=$((failed + 1))
+    fi
+}
+# out/err: stdin is the exact expected stdout/stderr of the last run.
+same() {
+    cat >"$tmp/want"
+    if ! cmp -s "$tmp/want" "$tmp/$1"; then
+        echo "FAIL $what: $1 differs (- expected, + actual)"
+        diff "$tmp/want" "$tmp/$1" | sed 's/^/    /' | head -20
+        failed=$((failed + 1))
+    fi
+}
+out() { same out; }
+err() { same err; }
+# first N: the first N lines of stderr are stdin.
+err_head() {
+    head -n "$1" "$tmp/err" >"$tmp/err_head"
+    same err_head
+}
+
+
+cat >"$tmp/lets.cajal" <<'X'
+let N = 128
+let g = 1.5
+let tau = 10ms
+print N, g, tau
+X
+printf 'print 1\n' >"$tmp/nolets.cajal"
+cd "$tmp" || exit 1
+
+# -D overrides a let, with units, in either spelling.
+run 0 -D N=256 -D tau=5ms lets.cajal
+out <<'X'
+256
+1.5
+5 ms
+X
+err </dev/null
+run 0 -DN=2*3 lets.cajal
+out <<'X'
+6
+1.5
+10 ms
+X
+run 0 -D g=N/64 -D N=256 lets.cajal
+out <<'X'
+256
+4
+10 ms
+X
+run 0 -D N=7 --check lets.cajal
+out </dev/null
+
+# A -D without its let is a usage error that lists the lets.
+run 2 -D Nn=3 lets.cajal
+err <<'X'
+cajal: error: -D Nn: the script has no 'let Nn'; did you mean 'N'?
+X
+run 2 -D zzzz=3 lets.cajal
+err <<'X'
+cajal: error: -D zzzz: the script has no 'let zzzz'; its lets are N, g, tau
+X
+run 2 -D N=3 nolets.cajal
+err <<'X'
+cajal: error: -D N: the script has no lets to override
+X
+run 2 -D N=3 --check nolets.cajal
+err <<'X'
+cajal: error: -D N: the script has no lets to override
+X
+run 2 -D N=3 -e 'print 1'
+err <<'X'
+cajal: error: -D N: the script has no lets to override
+X
+
+# The value keeps the let's unit.
+run 1 -D tau=5 --check lets.cajal
+err_head 3 <<'X'
+<command line>:1:1: error: -D tau gives a number without unit, but the script's tau is a time (ms)
+   1 | 5
+     | ^
+X
+run 1 -D N=5ms --check lets.cajal
+err_head 3 <<'X'
+<command line>:1:1: error: -D N gives a time (ms), but the script's N is a number without unit
+   1 | 5ms
+     | ^^^
+X
+
+# What -D takes: name=expression.
+for bad in N '=3' 'N=' '2N=3' 'N-1=3' 'a b=1'; do
+    run 2 -D "$bad" lets.cajal
+    err <<X
+cajal: error: -D takes name=value, as in -D N=256 or -D tau=20ms (got '$bad')
+X
+done
+run 2 -D 'N=1;2' lets.cajal
+err <<'X'
+<command line>:1:1: error: -D N needs a value, as in -D N=256
+   1 | 1;2
+     | ^^^
+X
+run 2 -D 'N=let x = 1' lets.cajal
+err <<'X'
+<command line>:1:1: error: -D N needs a value, as in -D N=256
+   1 | let x = 1
+     | ^^^^^^^^^
+X
+run 2 -D 'N=1+' lets.cajal
+err <<'X'
+<command line>:1:3: error: unexpected end of input; expected an expression
+   1 | 1+
+     |   ^
+X
+run 2 -D 'N=(1' lets.cajal
+err <<'X'
+<command line>:1:3: error: expected ')' to close '(' opened at 1:1
+   1 | (1
+     |   ^
+X
+run 1 -D N=zzzz --check lets.cajal
+err_head 3 <<'X'
+<command line>:1:1: error: unknown name 'zzzz'
+   1 | zzzz
+     | ^^^^
+X
+
+[ "$failed" = 0 ]

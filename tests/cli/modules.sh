@@ -1,0 +1,94 @@
+#!/bin/sh
+# Where import looks (the script's folder, -I, $CAJAL_PATH, the standard
+# library) and what it says when a module is missing or unreadable.
+set -u
+CAJAL=${CAJAL:-$(cd "$(dirname "$0")/../.." && pwd)/cajal}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT INT TERM
+failed=0
+
+# run STATUS ARGS...: runs cajal, checks the status; the texts follow.
+run() {
+    want=$1
+    shift
+    what="cajal $*"
+    "$CAJAL" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+    status=$?
+    if [ "$status" != "$want" ]; then
+        echo "FAIL $what: exit status $status, expected $want"
+        sed 's/^/    /' "$tmp/err" | head -10
+        failed=$((failed + 1))
+    fi
+}
+# out/err: stdin is the exact expected stdout/stderr of the last run.
+same() {
+    cat >"$tmp/want"
+    if ! cmp -s "$tmp/want" "$tmp/$1"; then
+        echo "FAIL $what: $1 differs (- expected, + actual)"
+        diff "$tmp/want" "$tmp/$1" | sed 's/^/    /' | head -20
+        failed=$((failed + 1))
+    fi
+}
+out() { same out; }
+err() { same err; }
+# first N: the first N lines of stderr are stdin.
+err_head() {
+    head -n "$1" "$tmp/err" >"$tmp/err_head"
+    same err_head
+}
+
+cd "$tmp" || exit 1
+mkdir -p lib1 lib2 scripts dir.cajal
+printf 'neuron One(tau = 1ms) {\n  tau * dx/dt = -x + in\n  r = x\n}\n' >lib1/one.cajal
+printf 'let two = 2\n' >lib2/two.cajal
+printf 'let here = 3\n' >scripts/here.cajal
+printf 'import "here"\nimport "one"\nimport "two"\npopulation P = One(2)\nprint here + two\n' >scripts/main.cajal
+ln -s /proc/self/mem lib1/unreadable.cajal
+
+# The script's folder first, then -I, then $CAJAL_PATH.
+run 0 -I lib1 scripts/main.cajal
+out <<'X'
+X
+CAJAL_PATH=lib2 run 0 -I lib1 scripts/main.cajal
+out <<'X'
+5
+X
+CAJAL_PATH="$tmp/lib2:$tmp/lib1" run 0 scripts/main.cajal
+out <<'X'
+5
+X
+# -e reads modules from the current folder; ".cajal" may be written.
+cp lib2/two.cajal .
+run 0 -e 'import "two.cajal"' -e 'print two'
+out <<'X'
+2
+X
+
+# A missing module lists where it looked, in order.
+CAJAL_PATH=lib2 run 1 -I lib1 scripts/main.cajal
+err_head 5 <<'X'
+scripts/main.cajal:2:8: error: module 'one' not found
+   2 | import "one"
+     |        ^^^^^
+X
+run 1 -I lib1 -I lib2 -e 'import "zz"'
+sed "s|$(cd "$CAJAL/.." 2>/dev/null && pwd)|TOP|; s|$TOP|TOP|g" "$tmp/err" >"$tmp/err2"; cp "$tmp/err2" "$tmp/err"
+err <<'X'
+<command line>:1:8: error: module 'zz' not found
+   1 | import "zz"
+     |        ^^^^
+hint: looked in ./zz.cajal, lib1/zz.cajal, lib2/zz.cajal, TOP/stdlib/zz.cajal
+X
+# A folder named like a module is not a module.
+run 1 -e 'import "dir"'
+err_head 1 <<'X'
+<command line>:1:8: error: module 'dir' not found
+X
+run 1 -I lib1 -e 'import "unreadable"'
+err <<'X'
+<command line>:1:8: error: cannot read module 'unreadable' (lib1/unreadable.cajal): could not be read
+   1 | import "unreadable"
+     |        ^^^^^^^^^^^^
+X
+
+[ "$failed" = 0 ]

@@ -1,0 +1,131 @@
+#!/bin/sh
+# The command line's own messages and exit statuses: 0 success, 1 an error in
+# the script, 2 a usage error (main.c). Each case runs cajal with stdin closed
+# and compares status, stdout and stderr exactly.
+set -u
+CAJAL=${CAJAL:-$(cd "$(dirname "$0")/../.." && pwd)/cajal}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT INT TERM
+failed=0
+
+# run STATUS ARGS...: runs cajal, checks the status; the texts follow.
+run() {
+    want=$1
+    shift
+    what="cajal $*"
+    "$CAJAL" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+    status=$?
+    if [ "$status" != "$want" ]; then
+        echo "FAIL $what: exit status $status, expected $want"
+        sed 's/^/    /' "$tmp/err" | head -10
+        failed=$((failed + 1))
+    fi
+}
+# out/err: stdin is the exact expected stdout/stderr of the last run.
+same() {
+    cat >"$tmp/want"
+    if ! cmp -s "$tmp/want" "$tmp/$1"; then
+        echo "FAIL $what: $1 differs (- expected, + actual)"
+        diff "$tmp/want" "$tmp/$1" | sed 's/^/    /' | head -20
+        failed=$((failed + 1))
+    fi
+}
+out() { same out; }
+err() { same err; }
+# first N: the first N lines of stderr are stdin.
+err_head() {
+    head -n "$1" "$tmp/err" >"$tmp/err_head"
+    same err_head
+}
+
+printf 'print 40 + 2\n' >"$tmp/ok.cajal"
+printf 'print zzz\n' >"$tmp/bad.cajal"
+
+# --help and --version go to stdout and succeed.
+run 0 --help
+head -n 1 "$tmp/out" >"$tmp/out1"; cp "$tmp/out1" "$tmp/out"
+out <<'X'
+usage: cajal [options] [FILE [args...]]
+X
+err </dev/null
+run 0 -h
+head -n 1 "$tmp/out" >"$tmp/out1"; cp "$tmp/out1" "$tmp/out"
+out <<'X'
+usage: cajal [options] [FILE [args...]]
+X
+run 0 --version
+grep -q -E '^cajal [0-9]+\.[0-9]+\.[0-9]+ \((double|float) precision\)$' "$tmp/out" ||
+    { echo "FAIL cajal --version: $(cat "$tmp/out")"; failed=$((failed + 1)); }
+
+# Exit statuses: 0, 1 for the script's errors, 2 for usage errors.
+run 0 "$tmp/ok.cajal"
+out <<'X'
+42
+X
+err </dev/null
+run 1 "$tmp/bad.cajal"
+run 0 -e 'print 1' -e 'print 2'
+out <<'X'
+1
+2
+X
+# -e statements run in order and stop at the first error.
+run 1 -e 'print 1' -e 'print zzz' -e 'print 3'
+out <<'X'
+1
+X
+err <<'X'
+<command line>:1:7: error: unknown name 'zzz'
+   1 | print zzz
+     |       ^^^
+X
+run 0 --check "$tmp/ok.cajal"
+out </dev/null
+run 1 --check "$tmp/bad.cajal"
+run 0 --seed 12 "$tmp/ok.cajal"
+run 0 --seed 0 -e 'print 1'
+run 0 -- "$tmp/ok.cajal"
+
+# Unknown options print the usage on stderr.
+run 2 --bogus
+err_head 2 <<'X'
+cajal: unknown option '--bogus'
+usage: cajal [options] [FILE [args...]]
+X
+out </dev/null
+run 2 -x "$tmp/ok.cajal"
+err_head 1 <<'X'
+cajal: unknown option '-x'
+X
+
+# Options that take a value.
+for opt in -e -D -I --check --seed --dump-ast; do
+    run 2 "$opt"
+    err <<X
+cajal: $opt needs a value
+X
+done
+for bad in abc -1 '' 1x 99999999999999999999999; do
+    run 2 --seed "$bad" "$tmp/ok.cajal"
+    err <<X
+cajal: --seed needs a whole number of zero or more, not '$bad'
+X
+    out </dev/null
+done
+
+# --check takes one file and nothing else to run.
+run 2 --check "$tmp/ok.cajal" -e 'print 1'
+err <<'X'
+cajal: --check takes one file and nothing to run
+X
+run 2 -e 'print 1' --check "$tmp/ok.cajal"
+err <<'X'
+cajal: --check takes one file and nothing to run
+X
+run 2 -e 'print 1' "$tmp/ok.cajal"
+err <<'X'
+cajal: give either a FILE or -e, not both
+X
+out </dev/null
+
+[ "$failed" = 0 ]
