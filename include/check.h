@@ -123,6 +123,9 @@ bool check_stmt(Checker *c, Node *stmt);
 
 /* Evaluates a constant expression in the environment's scope. */
 bool check_eval(Checker *c, const Node *e, Value *out);
+/* The number a checked constant expression evaluates to (NAN if it does not):
+ * for the later stages, which read clauses and arguments the checker passed. */
+double check_number(const Env *env, const Node *e);
 
 /* Checks the body of a neuron, cell or plasticity declaration (check_model.c). */
 ModelInfo *check_model_body(Checker *c, Node *decl);

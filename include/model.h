@@ -35,6 +35,7 @@ typedef struct ModelParam {
     Tensor *mask;          /* dense synapse with p: 1 where connected, else NULL */
     Csr *csr;              /* sparse synapse: the pattern (owned); value holds nnz reals */
     Span at;               /* the declaration, for messages */
+    Tensor *grad;          /* dL/dvalue when training (model_alloc_grads), like value */
 } ModelParam;
 
 /* Rows of several parameters in one contiguous matrix (see above). */
@@ -44,6 +45,7 @@ typedef struct ModelBlock {
     int64_t *row0;         /* first row of each member */
     int nmembers;
     int sign;              /* applied as the GEMM's alpha */
+    Tensor *grad;          /* its members' gradients are views of its rows */
 } ModelBlock;
 
 /* Where a value a synapse or cell reads comes from. */
@@ -151,6 +153,19 @@ int model_find_state(const Model *m, const char *name);
 /* The stream of random numbers for a named purpose ("J.w", "E.x#3"): the same
  * seed and name give the same numbers, whatever else the script declares. */
 Rng model_stream(const Model *m, const char *name);
+
+/* Draws state `state`'s initial value for `batch` trials into out ([batch, n]):
+ * its `init` (a draw or a value) or 0. `tag` names the draw ("3" for the fourth
+ * run), so each run draws afresh and the same seed draws the same. */
+bool model_draw_init(const Model *m, const Env *env, int state, const char *tag, real *out, int64_t batch, Diags *d);
+
+/* Allocates a gradient tensor for every parameter (views into block gradients
+ * for stacked weights). Idempotent; false after reporting. */
+bool model_alloc_grads(Model *m, Diags *d, Span at);
+void model_zero_grads(Model *m);
+/* The gradient a graph's G_PARAM leaf on tensor t accumulates into: the
+ * parameter's or the block's, or NULL when nothing about it learns. */
+Tensor *model_grad_of(const Model *m, const Tensor *t);
 
 /* Keeps Dale's signs, absent connections and no_self after any update. */
 void model_constrain_param(ModelParam *p);

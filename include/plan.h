@@ -64,6 +64,8 @@ typedef struct PlanSpec {
     int nwanted;
     Tensor *const *inputs; /* per model input: [T, B, n] values, or NULL for zeros */
     int ninputs;
+    bool own_inputs;       /* instead: allocate T slots for every input (and the
+                              cost's target and mask); the caller fills them */
     Rng noise;             /* noise streams derive from it */
     double t0, dt;
 } PlanSpec;

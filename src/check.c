@@ -132,6 +132,20 @@ bool check_eval(Checker *c, const Node *e, Value *out)
     return ok;
 }
 
+double check_number(const Env *env, const Node *e)
+{
+    Diags quiet;
+    diags_init(&quiet);
+    Arena a;
+    arena_init(&a);
+    Checker c = { .env = (Env *)env, .arena = &a, .diags = &quiet };
+    Value v = { 0 };
+    bool ok = check_eval(&c, e, &v);
+    arena_fini(&a);
+    diags_fini(&quiet);
+    return ok && v.kind == V_NUM ? v.num : NAN;
+}
+
 /* Evaluates without reporting: for deciding whether an expression is constant. */
 static bool try_eval(Checker *c, const Node *e, Value *out)
 {

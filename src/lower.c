@@ -570,7 +570,8 @@ static int derivative(Lower *L, Stage *s, int pop, const VarInfo *v)
     return op2(L, OP_DIV, rhs, c, v->eq->span);
 }
 
-/* Does node depend on node `x`? */
+/* Does node depend on node `x`? The population's synaptic input counts as
+ * external (marked in seen[] beforehand), as exponential Euler treats it. */
 static bool depends(const Graph *g, int node, int x, signed char *seen)
 {
     if (node == x)
@@ -706,6 +707,9 @@ static bool integrate(Lower *L, Target *targets, int ntargets)
             int x = g->states[targets[i].state].cur;
             if (method == METHOD_EXPONENTIAL) {
                 signed char *seen = xcalloc((size_t)g->n + 1, 1);
+                int in = s0.pops[targets[i].pop].in;
+                if (in >= 0)
+                    seen[in] = -1;   /* in is held fixed over the step */
                 int a, b;
                 bool linear = linear_split(L, k1[i], x, &a, &b, seen, L->at);
                 free(seen);

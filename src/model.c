@@ -64,48 +64,33 @@ static int add_param(Model *m, char *name, Span at)
     return m->nparams++;
 }
 
-/* Evaluates a checked constant expression (it checked clean, so it evaluates). */
-typedef struct ConstCtx {
-    const Env *env;
-    Arena *arena;
-} ConstCtx;
-
-static int lookup_let(void *self, Name name, const Node *at, Value *out, Diags *d)
-{
-    const ConstCtx *c = self;
-    Decl *decl = env_lookup(c->env, name);
-    if (!decl || decl->kind != D_LET)
-        return LOOKUP_ABSENT;
-    *out = decl->value;
-    return LOOKUP_FOUND;
-}
-
 static bool eval(const Env *env, const Node *e, Value *out, Diags *d)
 {
     Arena scratch;
     arena_init(&scratch);
-    ConstCtx ctx = { env, &scratch };
-    EvalScope s = { lookup_let, &ctx, &scratch };
-    bool ok = value_eval(&s, e, out, d);
-    if (out->kind == V_LIST || out->kind == V_STR)
-        ok = false;   /* callers here want numbers and functions */
+    Diags quiet;
+    diags_init(&quiet);
+    Checker c = { .env = (Env *)env, .arena = &scratch, .diags = &quiet };
+    bool ok = check_eval(&c, e, out) && (out->kind == V_NUM || out->kind == V_FUNC);
     arena_fini(&scratch);
+    diags_fini(&quiet);
+    (void)d;
     return ok;
 }
 
 static double eval_number(const Env *env, const Node *e, Diags *d)
 {
-    Value v = { 0 };
-    if (!eval(env, e, &v, d) || v.kind != V_NUM)
-        return NAN;
-    return v.num;
+    (void)d;
+    return check_number(env, e);
 }
 
 /* Fills out[rows x cols] from `w ~ DIST(args)` or `w = VALUE`. */
 static bool draw(const Env *env, const Node *item, Rng *r, real *out, int64_t rows, int64_t cols, Diags *d)
 {
-    if (item->kind == AST_EQUATION || item->kind == AST_INIT) {
-        double v = eval_number(env, item->kind == AST_INIT ? item->a->b : item->b, d);
+    if (item->kind == AST_INIT)
+        item = item->a;   /* init x ~ DIST, init x = VALUE */
+    if (item->kind == AST_EQUATION) {
+        double v = eval_number(env, item->b, d);
         for (int64_t i = 0; i < rows * cols; i++)
             out[i] = (real)v;
         return true;
@@ -710,10 +695,13 @@ void model_free(Model *m)
         return;
     for (int i = 0; i < m->nparams; i++) {
         ModelParam *p = &m->params[i];
-        if (p->view)
+        if (p->view) {
             free(p->value);
-        else
+            free(p->grad);
+        } else {
             tensor_free(p->value);
+            tensor_free(p->grad);
+        }
         tensor_free(p->mask);
         if (p->csr) {
             free((void *)p->csr->row_ptr);
@@ -724,6 +712,7 @@ void model_free(Model *m)
     }
     for (int i = 0; i < m->nblocks; i++) {
         tensor_free(m->blocks[i].value);
+        tensor_free(m->blocks[i].grad);
         free(m->blocks[i].members);
         free(m->blocks[i].row0);
     }
@@ -746,6 +735,70 @@ void model_free(Model *m)
     free(m->states);
     free(m->decls);
     free(m);
+}
+
+bool model_draw_init(const Model *m, const Env *env, int state, const char *tag, real *out, int64_t batch, Diags *d)
+{
+    const ModelState *ms = &m->states[state];
+    int64_t count = batch * ms->n;
+    if (!ms->init) {
+        memset(out, 0, (size_t)count * sizeof(real));
+        return true;
+    }
+    char name[256];
+    snprintf(name, sizeof name, "%s#%s", ms->name, tag);
+    Rng r = model_stream(m, name);
+    return draw(env, ms->init, &r, out, count, 1, d);
+}
+
+bool model_alloc_grads(Model *m, Diags *d, Span at)
+{
+    for (int b = 0; b < m->nblocks; b++) {
+        ModelBlock *bl = &m->blocks[b];
+        if (!bl->grad && !(bl->grad = tensor_new_shape("gradient", &(Shape){ 2, { bl->value->dim[0], bl->value->dim[1] } }, d, at)))
+            return false;
+        for (int k = 0; k < bl->nmembers; k++) {
+            ModelParam *p = &m->params[bl->members[k]];
+            if (p->grad)
+                continue;
+            p->grad = xmalloc(sizeof *p->grad);
+            *p->grad = tensor_view(bl->grad->data + bl->row0[k] * bl->value->dim[1], p->value->rank, p->value->dim);
+        }
+    }
+    for (int i = 0; i < m->nparams; i++) {
+        ModelParam *p = &m->params[i];
+        if (!p->grad && !p->view) {
+            Shape s = tensor_shape(p->value);
+            if (!(p->grad = tensor_new_shape(p->name, &s, d, at)))
+                return false;
+        }
+    }
+    return true;
+}
+
+void model_zero_grads(Model *m)
+{
+    for (int b = 0; b < m->nblocks; b++)
+        if (m->blocks[b].grad)
+            tensor_zero(m->blocks[b].grad);
+    for (int i = 0; i < m->nparams; i++)
+        if (m->params[i].grad && !m->params[i].view)
+            tensor_zero(m->params[i].grad);
+}
+
+Tensor *model_grad_of(const Model *m, const Tensor *t)
+{
+    for (int b = 0; b < m->nblocks; b++)
+        if (m->blocks[b].value == t) {
+            bool learns = false;
+            for (int k = 0; k < m->blocks[b].nmembers; k++)
+                learns |= m->params[m->blocks[b].members[k]].learn;
+            return learns ? m->blocks[b].grad : NULL;
+        }
+    for (int i = 0; i < m->nparams; i++)
+        if (m->params[i].value == t || (m->params[i].value->data == t->data && m->params[i].value->size == t->size))
+            return m->params[i].learn ? m->params[i].grad : NULL;
+    return NULL;
 }
 
 /* For messages elsewhere: a port's name. */

@@ -229,8 +229,11 @@ static bool assign_buffers(Plan *p, Diags *d, Span at)
                 return false;
             break;
         case G_INPUT: {
-            Tensor *data = n->index < p->spec.ninputs ? p->spec.inputs[n->index] : NULL;
-            if (data) {
+            Tensor *data = n->index < p->spec.ninputs && p->spec.inputs ? p->spec.inputs[n->index] : NULL;
+            if (p->spec.own_inputs) {
+                if (!alloc_buf(p, i, B, row_len(n), (int)T, d, at))
+                    return false;
+            } else if (data) {
                 p->ref[i].buf = add_buf(p, (PlanBuf){ data->data, false, B, row_len(n), B * row_len(n), (int)T, NULL, 0 });
             } else if (!alloc_buf(p, i, B, row_len(n), 1, d, at)) {
                 return false;

@@ -79,21 +79,7 @@ typedef struct SimClauses {
     const Node *with;
 } SimClauses;
 
-static double number(const Env *env, const Node *e)
-{
-    /* The checker evaluated these already; evaluate again without errors. */
-    Diags quiet;
-    diags_init(&quiet);
-    Checker c = { .env = (Env *)env, .diags = &quiet };
-    Arena a;
-    arena_init(&a);
-    c.arena = &a;
-    Value v = { 0 };
-    bool ok = check_eval(&c, e, &v);
-    arena_fini(&a);
-    diags_fini(&quiet);
-    return ok && v.kind == V_NUM ? v.num : NAN;
-}
+static double number(const Env *env, const Node *e) { return check_number(env, e); }
 
 static void read_clauses(const Env *env, const Node *st, SimClauses *c)
 {
@@ -160,47 +146,20 @@ static bool record_name(const Model *m, const Node *e, char *buf, size_t n, Diag
 }
 
 /* Initial state: `continue` keeps the last; otherwise init draws, or 0. */
-static bool init_states(Runtime *rt, const Env *env, Plan *plan, const Graph *g, int64_t B, bool carry_on, Diags *d,
-                        Span at)
+static bool init_states(Runtime *rt, const Env *env, Plan *plan, const Graph *g, int64_t B, bool carry_on, Diags *d)
 {
     Model *m = rt->model;
+    char tag[32];
+    snprintf(tag, sizeof tag, "%llu", (unsigned long long)m->runs);
     for (int s = 0; s < g->nstates; s++) {
-        ModelState *ms = &m->states[g->states[s].model_state];
-        int64_t ld, rows;
-        real *slot0 = plan_value(plan, g->states[s].cur, 0, &ld, &rows);
-        if (carry_on && ms->value && ms->value->dim[0] == B) {
+        int k = g->states[s].model_state;
+        ModelState *ms = &m->states[k];
+        real *slot0 = plan_value(plan, g->states[s].cur, 0, NULL, NULL);
+        if (carry_on && ms->value && ms->value->dim[0] == B)
             memcpy(slot0, ms->value->data, (size_t)(B * ms->n) * sizeof(real));
-            continue;
-        }
-        if (!ms->init) {
-            memset(slot0, 0, (size_t)(B * ms->n) * sizeof(real));
-            continue;
-        }
-        char name[256];
-        snprintf(name, sizeof name, "%s#%llu", ms->name, (unsigned long long)m->runs);
-        Rng r = model_stream(m, name);
-        const Node *item = ms->init->a;
-        if (item->kind == AST_EQUATION) {
-            double v = number(env, item->b);
-            for (int64_t i = 0; i < B * ms->n; i++)
-                slot0[i] = (real)v;
-            continue;
-        }
-        const Node *call = item->b;
-        const Node *callee = call->kind == AST_CALL ? call->a : call;
-        const DistInfo *info = dist_lookup(callee->name);
-        const Builtin *b = builtin_lookup(callee->name);
-        const Node *args[8];
-        Node empty = { .kind = AST_CALL, .span = call->span };
-        if (!info || !b || b->params.n > 8 || !builtin_bind(b->name, b->params, call->kind == AST_CALL ? call : &empty, args, d))
-            return false;
-        double params[8] = { 0 };
-        for (int i = 0; i < b->params.n; i++)
-            params[i] = number(env, args[i]);
-        if (!dist_fill(info->kind, params, &r, slot0, B * ms->n, 1, d, call->span))
+        else if (!model_draw_init(m, env, k, tag, slot0, B, d))
             return false;
     }
-    (void)at;
     return true;
 }
 
@@ -315,7 +274,7 @@ bool simulate_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
         ok = recs[k].data != NULL;
     }
     if (ok)
-        ok = init_states(rt, env, &plan, &g, B, c.carry_on, d, st->span);
+        ok = init_states(rt, env, &plan, &g, B, c.carry_on, d);
     if (ok) {
         plan_prepare(&plan);
         long allocs = xalloc_count;

@@ -30,6 +30,9 @@ same() {
     fi
 }
 out() { same out; }
+# stderr with the source tree's path written as TOP
+err_top_head4() { sed "s|$top|TOP|g" "$tmp/err" | head -n 4 >"$tmp/err_top"; same err_top; }
+err_top() { sed "s|$top|TOP|g" "$tmp/err" >"$tmp/err_top"; same err_top; }
 err() { same err; }
 # first N: the first N lines of stderr are stdin.
 err_head() {
@@ -37,6 +40,9 @@ err_head() {
     same err_head
 }
 
+top=$(cd "$(dirname "$0")/../.." && pwd)
+CAJAL_STDLIB="$top/stdlib"
+export CAJAL_STDLIB
 cd "$tmp" || exit 1
 mkdir -p lib1 lib2 scripts dir.cajal
 printf 'neuron One(tau = 1ms) {\n  tau * dx/dt = -x + in\n  r = x\n}\n' >lib1/one.cajal
@@ -46,17 +52,18 @@ printf 'import "here"\nimport "one"\nimport "two"\npopulation P = One(2)\nprint 
 ln -s /proc/self/mem lib1/unreadable.cajal
 
 # The script's folder first, then -I, then $CAJAL_PATH.
+CAJAL_PATH=lib2
+export CAJAL_PATH
 run 0 -I lib1 scripts/main.cajal
 out <<'X'
+5
 X
-CAJAL_PATH=lib2 run 0 -I lib1 scripts/main.cajal
+CAJAL_PATH="$tmp/lib2:$tmp/lib1"
+run 0 scripts/main.cajal
 out <<'X'
 5
 X
-CAJAL_PATH="$tmp/lib2:$tmp/lib1" run 0 scripts/main.cajal
-out <<'X'
-5
-X
+unset CAJAL_PATH
 # -e reads modules from the current folder; ".cajal" may be written.
 cp lib2/two.cajal .
 run 0 -e 'import "two.cajal"' -e 'print two'
@@ -65,15 +72,18 @@ out <<'X'
 X
 
 # A missing module lists where it looked, in order.
-CAJAL_PATH=lib2 run 1 -I lib1 scripts/main.cajal
-err_head 5 <<'X'
+CAJAL_PATH=lib2
+export CAJAL_PATH
+run 1 scripts/main.cajal
+err_top_head4 <<'X'
 scripts/main.cajal:2:8: error: module 'one' not found
    2 | import "one"
      |        ^^^^^
+hint: looked in scripts/one.cajal, lib2/one.cajal, TOP/stdlib/one.cajal
 X
+unset CAJAL_PATH
 run 1 -I lib1 -I lib2 -e 'import "zz"'
-sed "s|$(cd "$CAJAL/.." 2>/dev/null && pwd)|TOP|; s|$TOP|TOP|g" "$tmp/err" >"$tmp/err2"; cp "$tmp/err2" "$tmp/err"
-err <<'X'
+err_top <<'X'
 <command line>:1:8: error: module 'zz' not found
    1 | import "zz"
      |        ^^^^

@@ -99,7 +99,7 @@ cajal: unknown option '-x'
 X
 
 # Options that take a value.
-for opt in -e -D -I --check --seed --dump-ast; do
+for opt in -e -D -I --seed --dump-ast; do
     run 2 "$opt"
     err <<X
 cajal: $opt needs a value
@@ -113,19 +113,24 @@ X
     out </dev/null
 done
 
-# --check takes one file and nothing else to run.
-run 2 --check "$tmp/ok.cajal" -e 'print 1'
+# --check is a flag on a file: with -e or nothing it is a usage error.
+run 2 --check
 err <<'X'
-cajal: --check takes one file and nothing to run
+cajal: --check needs a file: cajal --check model.cajal
 X
-run 2 -e 'print 1' --check "$tmp/ok.cajal"
+run 2 --check -e 'print 1'
 err <<'X'
-cajal: --check takes one file and nothing to run
+cajal: --check needs a file: cajal --check model.cajal
 X
+out </dev/null
 run 2 -e 'print 1' "$tmp/ok.cajal"
 err <<'X'
 cajal: give either a FILE or -e, not both
 X
 out </dev/null
+run 2 -e 'print 1' --check "$tmp/ok.cajal"
+err <<'X'
+cajal: give either a FILE or -e, not both
+X
 
 [ "$failed" = 0 ]

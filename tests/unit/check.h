@@ -4,8 +4,8 @@
  * counts; check_done() prints "N checks, N failed" and returns the exit status.
  * Checks continue after a failure so one run shows every broken case.
  */
-#ifndef CAJAL_CHECK_H
-#define CAJAL_CHECK_H
+#ifndef CAJAL_TEST_CHECK_H
+#define CAJAL_TEST_CHECK_H
 
 #include <math.h>
 #include <stdio.h>

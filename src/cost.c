@@ -1,0 +1,287 @@
+/* cost.c: lowering cost expressions and weighting their steps (see cost.h). */
+#include "cost.h"
+#include "xalloc.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct CostCtx {
+    const Model *m;
+    const Env *env;
+    Graph *g;
+    Diags *d;
+    CostSet *set;
+    bool use_mask;          /* the term passes the task's mask to its loss ops */
+    bool reads_target;
+} CostCtx;
+
+static int fail(CostCtx *c, Span at, const char *msg)
+{
+    diag_error(c->d, at, "%s", msg);
+    return -1;
+}
+
+static int leaf(CostCtx *c, int *slot, const char *name, int index)
+{
+    if (*slot >= 0)
+        return *slot;
+    if (c->m->noutputs != 1)
+        return -2;
+    Shape s = { 1, { c->m->outputs[0].n } };
+    *slot = graph_leaf(c->g, G_INPUT, true, s, graph_own(c->g, name));
+    c->g->nodes[*slot].index = index;
+    return *slot;
+}
+
+static int lower(CostCtx *c, const Node *e);
+
+static int call(CostCtx *c, const Node *e)
+{
+    const char *f = e->a->name;
+    static const struct {
+        const char *name;
+        OpKind op;
+        bool loss;
+    } map[] = {
+        { "mse", OP_MSE, true }, { "cross_entropy", OP_CROSS_ENTROPY, true }, { "nll", OP_NLL, true },
+        { "bce", OP_BCE, true }, { "mean", OP_MEAN, false }, { "sum", OP_SUM, false }, { "l1", OP_L1, false },
+        { "l2", OP_L2, false }, { "tanh", OP_TANH, false }, { "sigmoid", OP_SIGMOID, false },
+        { "relu", OP_RELU, false }, { "exp", OP_EXP, false }, { "log", OP_LOG, false }, { "abs", OP_ABS, false },
+        { "square", OP_SQUARE, false }, { "sqrt", OP_SQRT, false }, { "stop", OP_STOP, false },
+        { "softplus", OP_SOFTPLUS, false },
+    };
+    for (size_t k = 0; k < sizeof map / sizeof *map; k++) {
+        if (strcmp(map[k].name, f) != 0)
+            continue;
+        int in[3], n = 0;
+        for (int i = 0; i < e->list.n && n < 2; i++) {
+            in[n] = lower(c, e->list.v[i]->kind == AST_ARG ? e->list.v[i]->a : e->list.v[i]);
+            if (in[n] < 0)
+                return -1;
+            n++;
+        }
+        if (map[k].loss && c->use_mask) {
+            int mk = leaf(c, &c->set->mask, "mask", c->m->ninputs + 1);
+            if (mk < 0)
+                return fail(c, e->span, "a task's mask needs a model with exactly one output");
+            /* cross-entropy and nll weigh whole rows: one weight per trial */
+            if (map[k].op == OP_CROSS_ENTROPY || map[k].op == OP_NLL)
+                mk = graph_op1(c->g, OP_MEAN_LAST, mk, c->d, e->span);
+            in[n++] = mk;
+        }
+        int r = graph_op(c->g, map[k].op, NULL, n, in, c->d, e->span);
+        return r;
+    }
+    char msg[160];
+    snprintf(msg, sizeof msg, "%s(...) cannot be used in a cost", f);
+    return fail(c, e->span, msg);
+}
+
+static int lower(CostCtx *c, const Node *e)
+{
+    Graph *g = c->g;
+    switch (e->kind) {
+    case AST_NUMBER:
+        return graph_const(g, e->num);
+    case AST_NAME: {
+        if (e->name == intern_cstr("target")) {
+            c->reads_target = true;
+            int t = leaf(c, &c->set->target, "target", c->m->ninputs);
+            return t >= 0 ? t : fail(c, e->span, "'target' needs a model with exactly one output");
+        }
+        if (e->name == intern_cstr("mask")) {
+            int t = leaf(c, &c->set->mask, "mask", c->m->ninputs + 1);
+            return t >= 0 ? t : fail(c, e->span, "'mask' needs a model with exactly one output");
+        }
+        Decl *d = env_lookup(c->env, e->name);
+        if (d && d->kind == D_LET && d->value.kind == V_NUM)
+            return graph_const(g, d->value.num);
+        if (d && d->kind == D_POPULATION) {
+            const ModelInfo *info = d->model->info;
+            char name[256];
+            snprintf(name, sizeof name, "%s.%s", d->name, info->out ? info->out : info->vars[0].name);
+            int node = graph_find(g, name);
+            return node >= 0 ? node : fail(c, e->span, "this population's output is not part of the model");
+        }
+        int node = graph_find(g, e->name);
+        if (node >= 0)
+            return node;
+        char msg[160];
+        snprintf(msg, sizeof msg, "'%s' has no value a cost can read", e->name);
+        return fail(c, e->span, msg);
+    }
+    case AST_MEMBER: {
+        char name[256];
+        snprintf(name, sizeof name, "%s.%s", e->a->name, e->name);
+        int p = model_find_param(c->m, name);
+        if (p >= 0)
+            return graph_param(g, c->m->params[p].value, p, c->m->params[p].name);
+        int node = graph_find(g, name);
+        if (node >= 0)
+            return node;
+        char msg[300];
+        snprintf(msg, sizeof msg, "'%s' has no value a cost can read", name);
+        return fail(c, e->span, msg);
+    }
+    case AST_CALL:
+        return call(c, e);
+    case AST_UNARY: {
+        int a = lower(c, e->a);
+        return a < 0 ? -1 : graph_op1(g, e->op == '-' ? OP_NEG : OP_NOT, a, c->d, e->span);
+    }
+    case AST_BINARY: {
+        int a = lower(c, e->a);
+        if (a < 0)
+            return -1;
+        if (e->op == '^' && e->b->kind == AST_NUMBER) {
+            if (e->b->num == 2)
+                return graph_op1(g, OP_SQUARE, a, c->d, e->span);
+            OpAttr attr = { .p = e->b->num };
+            return graph_op(g, OP_POW_CONST, &attr, 1, &a, c->d, e->span);
+        }
+        int b = lower(c, e->b);
+        if (b < 0)
+            return -1;
+        OpKind op;
+        switch (e->op) {
+        case '+': op = OP_ADD; break;
+        case '-': op = OP_SUB; break;
+        case '*': op = OP_MUL; break;
+        case '/': op = OP_DIV; break;
+        case '^': op = OP_POW; break;
+        default: return fail(c, e->span, "this operator cannot be used in a cost");
+        }
+        return graph_op2(g, op, a, b, c->d, e->span);
+    }
+    default:
+        return fail(c, e->span, "this expression cannot be used in a cost");
+    }
+}
+
+static bool depends_on_step(const Graph *g, int node)
+{
+    const GNode *n = &g->nodes[node];
+    if (n->kind == G_STATE || n->kind == G_INPUT || n->kind == G_NOISE || n->kind == G_TIME)
+        return true;
+    if (n->kind != G_OP)
+        return false;
+    for (int k = 0; k < n->nin; k++)
+        if (depends_on_step(g, n->in[k]))
+            return true;
+    return false;
+}
+
+static bool mentions(const Node *e, Name name)
+{
+    if (!e)
+        return false;
+    if (e->kind == AST_NAME && e->name == name)
+        return true;
+    if (mentions(e->a, name) || mentions(e->b, name))
+        return true;
+    for (int i = 0; i < e->list.n; i++)
+        if (mentions(e->list.v[i], name))
+            return true;
+    return false;
+}
+
+bool cost_lower(const Model *m, const Env *env, Graph *g, CostSet *out, Diags *d, Span at)
+{
+    memset(out, 0, sizeof *out);
+    out->target = out->mask = -1;
+    for (int i = 0; i < env->n; i++) {
+        const Decl *decl = env->v[i];
+        if (decl->dead || decl->kind != D_COST)
+            continue;
+        const Node *st = decl->node;
+        CostTerm t = { .name = decl->name, .decl = st };
+        const Node *w = st->opts.n ? st->opts.v[0] : NULL;
+        if (w && w->name == intern_cstr("during")) {
+            t.window = WINDOW_DURING;
+            t.t0 = check_number(env, w->a->list.v[0]);
+            t.t1 = check_number(env, w->a->list.v[1]);
+        } else if (w && w->name == intern_cstr("at end")) {
+            t.window = WINDOW_END;
+        } else if (w && w->name == intern_cstr("where")) {
+            t.window = WINDOW_MASK;
+        } else if (mentions(st->a, intern_cstr("target"))) {
+            t.window = WINDOW_MASK;   /* the task's mask says where targets are defined */
+        }
+        CostCtx c = { m, env, g, d, out, t.window == WINDOW_MASK, false };
+        t.node = lower(&c, st->a);
+        if (t.node < 0) {
+            cost_fini(out);
+            return false;
+        }
+        if (g->nodes[t.node].batched || tensor_shape_size(&g->nodes[t.node].shape) != 1) {
+            diag_error(d, st->a->span, "cost %s must be a single number per step; reduce it with mean(...) or sum(...)", decl->name);
+            cost_fini(out);
+            return false;
+        }
+        t.constant = !depends_on_step(g, t.node);
+        if (t.constant && t.window == WINDOW_MASK)
+            t.window = WINDOW_ALL;
+        out->terms = xrealloc(out->terms, (size_t)(out->n + 1) * sizeof *out->terms);
+        out->terms[out->n++] = t;
+        graph_name(g, decl->name, t.node);
+    }
+    (void)at;
+    return true;
+}
+
+void cost_fini(CostSet *c)
+{
+    free(c->terms);
+    c->terms = NULL;
+    c->n = 0;
+}
+
+void cost_step_weights(const CostSet *c, int k, int64_t T, double dt, const Tensor *mask, double *w)
+{
+    const CostTerm *t = &c->terms[k];
+    for (int64_t s = 0; s < T; s++)
+        w[s] = 0;
+    if (t->constant) {
+        w[0] = 1;   /* counted once */
+        return;
+    }
+    switch (t->window) {
+    case WINDOW_ALL:
+        for (int64_t s = 0; s < T; s++)
+            w[s] = 1.0 / (double)T;
+        return;
+    case WINDOW_END:
+        w[T - 1] = 1;
+        return;
+    case WINDOW_DURING: {
+        int64_t count = 0;
+        for (int64_t s = 0; s < T; s++)
+            if ((double)s * dt >= t->t0 - 1e-12 && (double)s * dt < t->t1 - 1e-12)
+                count++;
+        for (int64_t s = 0; s < T; s++)
+            if ((double)s * dt >= t->t0 - 1e-12 && (double)s * dt < t->t1 - 1e-12)
+                w[s] = 1.0 / (double)(count ? count : 1);
+        return;
+    }
+    case WINDOW_MASK: {
+        if (!mask) {
+            for (int64_t s = 0; s < T; s++)
+                w[s] = 1.0 / (double)T;
+            return;
+        }
+        int64_t per = mask->size / T;
+        double total = 0;
+        for (int64_t s = 0; s < T; s++) {
+            double m = 0;
+            for (int64_t i = 0; i < per; i++)
+                m += mask->data[s * per + i];
+            w[s] = m;
+            total += m;
+        }
+        for (int64_t s = 0; s < T; s++)
+            w[s] = total > 0 ? w[s] / total : 0;
+        return;
+    }
+    }
+}

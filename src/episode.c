@@ -1,0 +1,153 @@
+/* episode.c: a batch forward and backward through the unrolled model (episode.h). */
+#include "episode.h"
+#include "xalloc.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool episode_init(Episode *e, Model *m, const Env *env, const EpisodeSpec *spec, Diags *d, Span at)
+{
+    memset(e, 0, sizeof *e);
+    e->model = m;
+    e->env = env;
+    e->batch = spec->batch;
+    e->steps = spec->steps;
+    e->dt = spec->dt;
+    e->backward = spec->backward;
+    graph_init(&e->g);
+    LowerSpec ls = { spec->method, spec->dt, env, NULL, 0 };
+    if (!lower_model(m, &ls, &e->g, d, at) || !cost_lower(m, env, &e->g, &e->costs, d, at)) {
+        graph_fini(&e->g);
+        return false;
+    }
+    /* Keep the costs and whatever the caller reads. */
+    e->wanted = xmalloc((size_t)(e->costs.n + spec->nextra + 1) * sizeof *e->wanted);
+    for (int k = 0; k < e->costs.n; k++)
+        e->wanted[e->nwanted++] = e->costs.terms[k].node;
+    for (int k = 0; k < spec->nextra; k++) {
+        int node = graph_find(&e->g, spec->extra[k]);
+        if (node >= 0)
+            e->wanted[e->nwanted++] = node;
+    }
+    PlanSpec ps = { .batch = spec->batch, .steps = spec->steps, .store = spec->backward, .wanted = e->wanted,
+                    .nwanted = e->nwanted, .own_inputs = true, .dt = spec->dt };
+    char tag[64];
+    snprintf(tag, sizeof tag, "noise#train");
+    ps.noise = model_stream(m, tag);
+    if (!plan_build(&e->plan, &e->g, &ps, d, at)) {
+        episode_fini(e);
+        return false;
+    }
+    if (spec->backward) {
+        if (!model_alloc_grads(m, d, at)) {
+            episode_fini(e);
+            return false;
+        }
+        Tensor **grads = xcalloc((size_t)e->g.n + 1, sizeof *grads);
+        for (int i = 0; i < e->g.n; i++)
+            if (e->g.nodes[i].kind == G_PARAM)
+                grads[i] = model_grad_of(m, e->g.nodes[i].tensor);
+        bool ok = autodiff_init(&e->bw, &e->plan, grads, d, at);
+        free(grads);
+        if (!ok) {
+            episode_fini(e);
+            return false;
+        }
+        e->bw.window = spec->window;
+    }
+    e->weights = xcalloc((size_t)(e->costs.n * e->steps + 1), sizeof *e->weights);
+    e->terms = xcalloc((size_t)e->costs.n + 1, sizeof *e->terms);
+    e->seed = xcalloc((size_t)e->costs.n + 1, sizeof *e->seed);
+    e->seed_node = xcalloc((size_t)e->costs.n + 1, sizeof *e->seed_node);
+    return true;
+}
+
+void episode_fini(Episode *e)
+{
+    if (e->backward && e->bw.plan)
+        autodiff_fini(&e->bw);
+    if (e->plan.g)
+        plan_fini(&e->plan);
+    cost_fini(&e->costs);
+    graph_fini(&e->g);
+    free(e->wanted);
+    free(e->weights);
+    free(e->terms);
+    free(e->seed);
+    free(e->seed_node);
+    memset(e, 0, sizeof *e);
+}
+
+real *episode_input(Episode *e, int k)
+{
+    int index = k >= 0 ? k : k == -1 ? e->model->ninputs : e->model->ninputs + 1;
+    for (int i = 0; i < e->g.n; i++)
+        if (e->g.nodes[i].kind == G_INPUT && e->g.nodes[i].index == index && e->plan.live[i])
+            return plan_value(&e->plan, i, 0, NULL, NULL);
+    return NULL;
+}
+
+real *episode_state(Episode *e, int s) { return plan_value(&e->plan, e->g.states[s].cur, 0, NULL, NULL); }
+
+real *episode_value(Episode *e, const char *name, int64_t t, int64_t *ld)
+{
+    int node = graph_find(&e->g, name);
+    return node >= 0 ? plan_value(&e->plan, node, t, ld, NULL) : NULL;
+}
+
+double episode_forward(Episode *e)
+{
+    const int64_t T = e->steps;
+    /* Each term's weights per step follow the mask now in the plan. */
+    int mask_node = e->costs.mask;
+    Tensor mask = { 0 };
+    if (mask_node >= 0 && e->plan.live[mask_node]) {
+        int64_t ld, rows;
+        mask.data = plan_value(&e->plan, mask_node, 0, &ld, &rows);
+        mask.size = T * rows * ld;
+        mask.rank = 1;
+        mask.dim[0] = mask.size;
+    }
+    for (int k = 0; k < e->costs.n; k++)
+        cost_step_weights(&e->costs, k, k < e->costs.n ? e->steps : 0, e->dt, mask.data ? &mask : NULL, e->weights + k * T);
+    plan_prepare(&e->plan);
+    for (int k = 0; k < e->costs.n; k++)
+        e->terms[k] = 0;
+    for (int64_t t = 0; t < T; t++) {
+        plan_step(&e->plan, t);
+        for (int k = 0; k < e->costs.n; k++) {
+            double w = e->weights[k * T + t];
+            if (w != 0 && !e->costs.terms[k].constant)
+                e->terms[k] += w * *plan_value(&e->plan, e->costs.terms[k].node, t, NULL, NULL);
+        }
+    }
+    e->loss = 0;
+    for (int k = 0; k < e->costs.n; k++) {
+        if (e->costs.terms[k].constant)
+            e->terms[k] = *plan_value(&e->plan, e->costs.terms[k].node, 0, NULL, NULL);
+        e->loss += e->terms[k];
+    }
+    return e->loss;
+}
+
+void episode_backward(Episode *e)
+{
+    const int64_t T = e->steps;
+    autodiff_zero(&e->bw);
+    for (int k = 0; k < e->costs.n; k++)
+        if (e->costs.terms[k].constant)
+            autodiff_seed(&e->bw, e->costs.terms[k].node, 0, 1);
+    for (int64_t t = T - 1; t >= 0; t--) {
+        int n = 0;
+        for (int k = 0; k < e->costs.n; k++) {
+            double w = e->weights[k * T + t];
+            if (w != 0 && !e->costs.terms[k].constant) {
+                e->seed_node[n] = e->costs.terms[k].node;
+                e->seed[n++] = (real)w;
+            }
+        }
+        autodiff_step(&e->bw, t, e->seed_node, e->seed, n);
+    }
+    autodiff_finish(&e->bw);
+}

@@ -1,0 +1,97 @@
+#!/bin/sh
+# Limits that keep bad input from crashing cajal or flooding the screen:
+# bracket nesting, expression depth, parser stack, and the error cap.
+set -u
+CAJAL=${CAJAL:-$(cd "$(dirname "$0")/../.." && pwd)/cajal}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT INT TERM
+failed=0
+
+# run STATUS ARGS...: runs cajal, checks the status; the texts follow.
+run() {
+    want=$1
+    shift
+    what="cajal $*"
+    "$CAJAL" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+    status=$?
+    if [ "$status" != "$want" ]; then
+        echo "FAIL $what: exit status $status, expected $want"
+        sed 's/^/    /' "$tmp/err" | head -10
+        failed=$((failed + 1))
+    fi
+}
+# out/err: stdin is the exact expected stdout/stderr of the last run.
+same() {
+    cat >"$tmp/want"
+    if ! cmp -s "$tmp/want" "$tmp/$1"; then
+        echo "FAIL $what: $1 differs (- expected, + actual)"
+        diff "$tmp/want" "$tmp/$1" | sed 's/^/    /' | head -20
+        failed=$((failed + 1))
+    fi
+}
+out() { same out; }
+err() { same err; }
+# first N: the first N lines of stderr are stdin.
+err_head() {
+    head -n "$1" "$tmp/err" >"$tmp/err_head"
+    same err_head
+}
+
+cd "$tmp" || exit 1
+# repeat TEXT N: TEXT N times, without a newline
+repeat() { awk -v s="$1" -v n="$2" 'BEGIN { for (i = 0; i < n; i++) printf "%s", s }'; }
+
+# Brackets deeper than 200 levels: one error at the 201st opener, no crash.
+{ printf 'let a = '; repeat '(' 201; printf 1; repeat ')' 201; printf '\nprint 1\n'; } >nest201.cajal
+run 1 nest201.cajal
+grep 'error:' "$tmp/err" >"$tmp/errs"
+same errs <<'X'
+nest201.cajal:1:209: error: nesting deeper than 200 levels
+X
+{ printf 'population E = Rate(2) '; repeat '{' 300; printf '\n'; } >braces.cajal
+run 1 braces.cajal
+grep 'nesting' "$tmp/err" >"$tmp/errs"
+same errs <<'X'
+braces.cajal:1:224: error: nesting deeper than 200 levels
+X
+# 100,000 levels: the parser's own stack has a limit too, with a clear message.
+{ printf 'let a = '; repeat '(' 100000; printf 1; repeat ')' 100000; printf '\n'; } >nest100k.cajal
+run 1 nest100k.cajal
+grep 'error:' "$tmp/err" >"$tmp/errs"
+same errs <<'X'
+nest100k.cajal:1:209: error: nesting deeper than 200 levels
+nest100k.cajal:1:20003: error: input nested too deeply to parse
+X
+
+# An expression tree deeper than 2000 levels is an error, not a deep recursion.
+{ printf 'let a = 1'; repeat '+1' 2000; printf '\n'; } >deep.cajal
+run 1 deep.cajal
+grep 'error:' "$tmp/err" >"$tmp/errs"
+same errs <<'X'
+deep.cajal:1:9: error: expression nested deeper than 2000 levels
+X
+{ printf 'let a = '; repeat '-' 2500; printf '1\n'; } >unary.cajal
+run 1 unary.cajal
+grep 'error:' "$tmp/err" >"$tmp/errs"
+same errs <<'X'
+unary.cajal:1:509: error: expression nested deeper than 2000 levels
+X
+
+# A file reports up to 20 errors, then counts the rest.
+awk 'BEGIN { for (i = 1; i <= 25; i++) printf "print zz%d\n", i }' >many.cajal
+run 1 many.cajal
+grep -c 'error:' "$tmp/err" >"$tmp/count"
+same count <<'X'
+20
+X
+tail -n 1 "$tmp/err" >"$tmp/last"
+same last <<'X'
+cajal: 5 more errors not shown
+X
+awk 'BEGIN { for (i = 1; i <= 21; i++) printf "print zz%d\n", i }' >many21.cajal
+run 1 many21.cajal
+tail -n 1 "$tmp/err" >"$tmp/last"
+same last <<'X'
+cajal: 1 more error not shown
+X
+[ "$failed" = 0 ]
