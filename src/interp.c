@@ -8,6 +8,7 @@
 #include "interp.h"
 #include "lex.h"
 #include "pending.h"
+#include "plot_stmt.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -254,9 +255,9 @@ static bool run_stmt(Interp *in, Node *st)
     case AST_LOAD:
         return persist_load(&in->rt, &in->env, st, &in->diags);
     case AST_PLOT:
-        return pending_stop(&in->diags, st->span, "plot", PENDING_PLOT);
+        return plot_stmt(&in->rt, &in->env, st, NULL, &in->diags);
     case AST_RASTER:
-        return pending_stop(&in->diags, st->span, "raster", PENDING_RASTER);
+        return plot_stmt_raster(&in->rt, &in->env, st, &in->diags);
     case AST_ANALYSIS:
         return pending_stop(&in->diags, st->span, st->name, PENDING_ANALYSIS);
     case AST_SAMPLE:

@@ -1,4 +1,4 @@
-/* ops_matmul.c: matrix products, all through OpenBLAS GEMM.
+/* ops_matmul.c: matrix products, all through OpenBLAS GEMM (GEMV for one row).
  *
  * `linear` is a synapse: y[B, m] = x[B, n] W[m, n]^T with W stored [post, pre] and
  * shared over the batch. Leading axes of x are folded into rows, so the input
@@ -9,6 +9,12 @@
  *   x [rows, n]   W [m, n]          y = x W^T  [rows, m]
  *                                   gx += gy W      [rows, m] [m, n]
  *                                   gW += gy^T x    [m, rows] [rows, n]
+ *
+ * A single trial (rows = 1) is a matrix-vector product, and OpenBLAS's GEMM
+ * pays for packing W into panels that only one row then reads: at m = n = 1000
+ * in double, dgemm [1, n] x [n, m] took 3.5x as long as dgemv on the same data
+ * (bench/results.txt, blas_gemm_s vs blas_gemv_s). So rows = 1 goes to ?gemv,
+ * and its VJP to ?gemv (gx) and ?ger (gW, a rank-one update).
  */
 #include "ops.h"
 
@@ -19,8 +25,12 @@
 
 #ifdef CAJAL_FLOAT
 #define cblas_gemm cblas_sgemm
+#define cblas_gemv cblas_sgemv
+#define cblas_ger cblas_sger
 #else
 #define cblas_gemm cblas_dgemm
+#define cblas_gemv cblas_dgemv
+#define cblas_ger cblas_dger
 #endif
 
 /* C[M, N] = op(A) op(B) + beta C, op(X) = X^T when tX; beta is 0 or 1. Empty
@@ -39,6 +49,24 @@ static void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const real *
     }
     cblas_gemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M,
                (int)N, (int)K, 1, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+}
+
+/* y[M] = op(A) x + beta y, A [M, N] stored (or [N, M] when tA, then op(A) = A^T);
+ * beta is 0 or 1. An empty sum leaves y (beta 1) or zeroes it (beta 0). */
+static void gemv(bool ta, int64_t M, int64_t N, const real *A, int64_t lda, const real *x, real beta,
+                 real *y)
+{
+    assert(M <= INT_MAX && N <= INT_MAX);
+    if (M == 0)
+        return;
+    if (N == 0) {
+        if (beta == 0)
+            memset(y, 0, (size_t)M * sizeof(real));
+        return;
+    }
+    /* Row-major A [rows, cols]: op(A) x needs NoTrans when A is stored [M, N]. */
+    cblas_gemv(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, ta ? (int)N : (int)M, ta ? (int)M : (int)N, 1, A,
+               (int)lda, x, 1, beta, y, 1);
 }
 
 static int64_t last(const Shape *s) { return s->rank ? s->dim[s->rank - 1] : 1; }
@@ -70,14 +98,27 @@ static void linear_fwd(const OpCall *c)
 {
     const Tensor *x = c->in[0], *w = c->in[1];
     int64_t m = w->dim[0], n = w->dim[1], rows = n ? x->size / n : c->out->size / (m ? m : 1);
-    gemm(false, true, rows, m, n, x->data, n, w->data, n, 0, c->out->data, m);
+    if (rows == 1)
+        gemv(false, m, n, w->data, n, x->data, 0, c->out->data);   /* y[m] = W x */
+    else
+        gemm(false, true, rows, m, n, x->data, n, w->data, n, 0, c->out->data, m);
 }
 
-/* gx[rows, n] += gy[rows, m] W[m, n];  gW[m, n] += gy[rows, m]^T x[rows, n] */
+/* gx[rows, n] += gy[rows, m] W[m, n];  gW[m, n] += gy[rows, m]^T x[rows, n]
+ * rows = 1: gx[n] += W^T gy (gemv);    gW[m, n] += gy x^T (ger) */
 static void linear_vjp(const OpCall *c)
 {
     const Tensor *x = c->in[0], *w = c->in[1];
     int64_t m = w->dim[0], n = w->dim[1], rows = n ? x->size / n : c->out->size / (m ? m : 1);
+    if (rows == 1) {
+        if (c->gin[0])
+            gemv(true, n, m, w->data, n, c->gy->data, 1, c->gin[0]->data);
+        if (c->gin[1] && m && n) {
+            assert(m <= INT_MAX && n <= INT_MAX);
+            cblas_ger(CblasRowMajor, (int)m, (int)n, 1, c->gy->data, 1, x->data, 1, c->gin[1]->data, (int)n);
+        }
+        return;
+    }
     if (c->gin[0])
         gemm(false, false, rows, n, m, c->gy->data, m, w->data, n, 1, c->gin[0]->data, n);
     if (c->gin[1])

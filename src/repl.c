@@ -10,6 +10,7 @@
 #include "repl.h"
 #include "help.h"
 #include "lex.h"
+#include "plot_stmt.h"
 #include "xalloc.h"
 
 #include <dirent.h>
@@ -82,7 +83,7 @@ static const char *const keywords[] = {
     "grads", "into", "from", "lowrank", "when", "reset", "refractory", "and", "or", "not", NULL,
 };
 
-static const char *const commands[] = { ":help", ":names", ":load", ":reset", ":quit", NULL };
+static const char *const commands[] = { ":help", ":names", ":load", ":set", ":reset", ":quit", NULL };
 
 static void members_of(const Decl *d, const char *prefix, const char *base)
 {
@@ -286,15 +287,25 @@ static bool command(Interp *in, const char *line, bool *had_error)
             *had_error = true;
         }
         interp_flush(in);
+    } else if (n == 4 && !strncmp(line, ":set", 4)) {
+        if (strncmp(arg, "plot", 4) != 0 || (arg[4] && arg[4] != ' ')) {
+            printf(":set takes plot text, plot sixel or plot auto\n");
+            *had_error = true;
+        } else if (!arg[4 + strspn(arg + 4, " ")]) {
+            printf("plot %s\n", plot_term_name(plot_stmt_term()));
+        } else if (!plot_stmt_set_term(arg + 4)) {
+            printf(":set plot takes text, sixel or auto\n");
+            *had_error = true;
+        }
     } else if (n == 6 && !strncmp(line, ":reset", 6)) {
         reset(in);
         printf("everything declared is gone; the prelude is loaded again\n");
     } else {
-        const char *cmds[] = { ":help", ":names", ":load", ":reset", ":quit" };
+        const char *cmds[] = { ":help", ":names", ":load", ":set", ":reset", ":quit" };
         char word[64];
         snprintf(word, sizeof word, "%.*s", (int)(n < 60 ? n : 60), line);
-        const char *near = diag_closest(word, cmds, 5);
-        printf("unknown command '%s'%s%s%s; the commands are :help :names :load :reset :quit\n", word,
+        const char *near = diag_closest(word, cmds, 6);
+        printf("unknown command '%s'%s%s%s; the commands are :help :names :load :set :reset :quit\n", word,
                near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
         *had_error = true;
     }

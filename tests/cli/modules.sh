@@ -40,7 +40,7 @@ err_head() {
     same err_head
 }
 
-top=$(cd "$(dirname "$0")/../.." && pwd)
+top=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 CAJAL_STDLIB="$top/stdlib"
 export CAJAL_STDLIB
 cd "$tmp" || exit 1

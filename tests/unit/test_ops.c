@@ -92,6 +92,7 @@ static int cases_for(const Op *op, int64_t B, Case *cs)
     }
     switch (op->kind) {
     case OP_LINEAR:
+        /* B = 1 (and [4]) is one row: ?gemv forward, ?gemv and ?ger backward. */
         cs[n++] = case2(S2(B, 4), S2(3, 4));
         cs[n++] = case2(S3(2, B, 4), S2(3, 4));
         if (B == 1)
