@@ -34,6 +34,8 @@ typedef struct Episode {
     double loss;
     int *wanted;
     int nwanted;
+    Tensor *outputs;       /* keep_outputs: [T, B, n_out] of the model's one output */
+    int output_node;
 } Episode;
 
 typedef struct EpisodeSpec {
@@ -44,6 +46,7 @@ typedef struct EpisodeSpec {
     int64_t window;        /* truncated BPTT window, 0 for full */
     const char *const *extra; /* named values to keep for reading (outputs, records) */
     int nextra;
+    bool keep_outputs;     /* copy the output at every step into e->outputs (metrics) */
 } EpisodeSpec;
 
 bool episode_init(Episode *e, Model *m, const Env *env, const EpisodeSpec *spec, Diags *d, Span at);
@@ -55,6 +58,10 @@ void episode_fini(Episode *e);
 real *episode_input(Episode *e, int k);
 /* Initial state of graph state s for this batch ([B, n]) : write before the pass. */
 real *episode_state(Episode *e, int s);
+
+/* Draws fresh noise streams for the next pass from `base` (so a batch's noise
+ * depends on its step number only, and a resumed run repeats it). */
+void episode_reseed(Episode *e, Rng base);
 
 /* Runs the forward pass; returns the total loss (NaN propagates), with each
  * term in e->terms. */

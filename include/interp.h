@@ -37,6 +37,8 @@ typedef struct Interp {
     bool color;               /* diagnostics in colour (stderr is a terminal) */
     FILE *out;                /* where print writes */
     Runtime rt;               /* the model, its state and recordings */
+    bool check_defines;       /* the next source checked is the script -D refers to */
+    bool usage_error;         /* the last failure was a usage error (exit status 2) */
 } Interp;
 
 /* Set by the SIGINT handler; long statements poll it and stop cleanly. */

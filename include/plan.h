@@ -98,6 +98,12 @@ real *plan_value(const Plan *p, int node, int64_t t, int64_t *ld, int64_t *rows)
 void plan_prepare(Plan *p);
 /* Runs the loop segment for step t. */
 void plan_step(Plan *p, int64_t t);
+/* Runs step `index` of the plan alone, at step t (for perturbation methods). */
+void plan_step_one(Plan *p, int index, int64_t t);
+
+/* Runs the whole forward pass again (state slot 0 as it is) and finds the
+ * first op whose output is not finite: its node and step. False if none is. */
+bool plan_find_nonfinite(Plan *p, int64_t steps, int *node, int64_t *t);
 
 /* Prints the steps, for debugging and golden tests. */
 void plan_dump(const Plan *p, FILE *out);

@@ -19,6 +19,22 @@ typedef struct Recording {
     double dt;             /* seconds between samples */
 } Recording;
 
+struct DataSet;
+
+/* A data set opened by its `data` statement (kept while its declaration lives). */
+typedef struct OpenData {
+    const Decl *decl;
+    struct DataSet *ds;
+} OpenData;
+
+/* The loss curve of the last training run: term k at entry i is value[k * cap + i]. */
+typedef struct LossCurve {
+    char **names;
+    int nterms;
+    double *step, *value;
+    int64_t n, cap;
+} LossCurve;
+
 typedef struct Runtime {
     Model *model;
     Recording *recs;
@@ -30,6 +46,10 @@ typedef struct Runtime {
     volatile sig_atomic_t *interrupted;
     bool progress;         /* show a progress line (stderr is a terminal) */
     bool stats;            /* --stats: print each run's timing and memory */
+    OpenData *data;
+    int ndata;
+    LossCurve loss;
+    bool has_grads;        /* the model's gradients hold the last batch's */
 } Runtime;
 
 void runtime_init(Runtime *rt);
@@ -47,5 +67,9 @@ bool inspect_print(Runtime *rt, const Env *env, const Node *e, FILE *out, Diags 
 bool inspect_value_tensor(Runtime *rt, const Env *env, const Node *e, Tensor **out, Diags *d);
 bool persist_save(Runtime *rt, const Env *env, const Node *st, Diags *d);
 bool persist_load(Runtime *rt, const Env *env, const Node *st, Diags *d);
+bool data_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d);
+bool train_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d);
+bool evaluate_stmt(Runtime *rt, const Env *env, const Node *st, FILE *out, Diags *d);
+void runtime_free_loss(Runtime *rt);
 
 #endif

@@ -25,10 +25,24 @@ bool episode_init(Episode *e, Model *m, const Env *env, const EpisodeSpec *spec,
     e->wanted = xmalloc((size_t)(e->costs.n + spec->nextra + 1) * sizeof *e->wanted);
     for (int k = 0; k < e->costs.n; k++)
         e->wanted[e->nwanted++] = e->costs.terms[k].node;
+    e->wanted = xrealloc(e->wanted, (size_t)(e->costs.n + spec->nextra + 2) * sizeof *e->wanted);
     for (int k = 0; k < spec->nextra; k++) {
         int node = graph_find(&e->g, spec->extra[k]);
         if (node >= 0)
             e->wanted[e->nwanted++] = node;
+    }
+    e->output_node = -1;
+    if (spec->keep_outputs && m->noutputs == 1) {
+        e->output_node = graph_find(&e->g, m->outputs[0].name);
+        if (e->output_node >= 0)
+            e->wanted[e->nwanted++] = e->output_node;
+        int64_t dim[3] = { spec->steps, spec->batch, m->outputs[0].n };
+        if (!(e->outputs = tensor_new("outputs", 3, dim, d, at))) {
+            graph_fini(&e->g);
+            cost_fini(&e->costs);
+            free(e->wanted);
+            return false;
+        }
     }
     PlanSpec ps = { .batch = spec->batch, .steps = spec->steps, .store = spec->backward, .wanted = e->wanted,
                     .nwanted = e->nwanted, .own_inputs = true, .dt = spec->dt };
@@ -76,6 +90,7 @@ void episode_fini(Episode *e)
     free(e->terms);
     free(e->seed);
     free(e->seed_node);
+    tensor_free(e->outputs);
     memset(e, 0, sizeof *e);
 }
 
@@ -86,6 +101,13 @@ real *episode_input(Episode *e, int k)
         if (e->g.nodes[i].kind == G_INPUT && e->g.nodes[i].index == index && e->plan.live[i])
             return plan_value(&e->plan, i, 0, NULL, NULL);
     return NULL;
+}
+
+void episode_reseed(Episode *e, Rng base)
+{
+    for (int i = 0; i < e->plan.nsteps; i++)
+        if (e->plan.steps[i].kind == STEP_NOISE)
+            e->plan.steps[i].rng = rng_stream(&base, (uint64_t)e->plan.steps[i].node);
 }
 
 real *episode_state(Episode *e, int s) { return plan_value(&e->plan, e->g.states[s].cur, 0, NULL, NULL); }
@@ -116,6 +138,14 @@ double episode_forward(Episode *e)
         e->terms[k] = 0;
     for (int64_t t = 0; t < T; t++) {
         plan_step(&e->plan, t);
+        if (e->outputs && e->output_node >= 0) {
+            int64_t ld, n = e->outputs->dim[2];
+            const real *y = plan_value(&e->plan, e->output_node, t, &ld, NULL);
+            real *dst = e->outputs->data + t * e->batch * n;
+            bool batched = e->g.nodes[e->output_node].batched;
+            for (int64_t b = 0; b < e->batch; b++)
+                memcpy(dst + b * n, y + (batched ? b * ld : 0), (size_t)n * sizeof(real));
+        }
         for (int k = 0; k < e->costs.n; k++) {
             double w = e->weights[k * T + t];
             if (w != 0 && !e->costs.terms[k].constant)

@@ -247,15 +247,25 @@ static bool run_stmt(Interp *in, Node *st)
     case AST_SIMULATE:
         return simulate_stmt(&in->rt, &in->env, st, &in->diags);
     case AST_TRAIN:
-        return pending_stop(&in->diags, st->span, "train", PENDING_TRAIN);
+        return train_stmt(&in->rt, &in->env, st, &in->diags);
     case AST_EVALUATE:
-        return pending_stop(&in->diags, st->span, "evaluate", PENDING_EVALUATE);
+        return evaluate_stmt(&in->rt, &in->env, st, in->out, &in->diags);
     case AST_SAVE:
         return persist_save(&in->rt, &in->env, st, &in->diags);
     case AST_LOAD:
         return persist_load(&in->rt, &in->env, st, &in->diags);
     case AST_PLOT:
-        return plot_stmt(&in->rt, &in->env, st, NULL, &in->diags);
+    {
+        const LossCurve *c = &in->rt.loss;
+        PlotLoss loss = { (const char *const *)c->names, c->nterms, c->step, c->value, c->n };
+        /* the curve keeps term k's values at value[k * cap]: hand them over packed */
+        if (c->n && c->n != c->cap)
+            for (int k = 1; k < c->nterms; k++)
+                memmove(c->value + k * c->n, c->value + k * c->cap, (size_t)c->n * sizeof *c->value);
+        if (c->n)
+            in->rt.loss.cap = c->n;
+        return plot_stmt(&in->rt, &in->env, st, c->n ? &loss : NULL, &in->diags);
+    }
     case AST_RASTER:
         return plot_stmt_raster(&in->rt, &in->env, st, &in->diags);
     case AST_ANALYSIS:
@@ -263,7 +273,7 @@ static bool run_stmt(Interp *in, Node *st)
     case AST_SAMPLE:
         return pending_stop(&in->diags, st->span, "sample", PENDING_SAMPLE);
     case AST_DATA:
-        return pending_stop(&in->diags, st->span, "data", PENDING_DATA);
+        return data_stmt(&in->rt, &in->env, st, &in->diags);
     case AST_EXTERN:
         return pending_stop(&in->diags, st->span, "extern", PENDING_EXTERN);
     default:
@@ -271,26 +281,53 @@ static bool run_stmt(Interp *in, Node *st)
     }
 }
 
-/* Parses and checks a whole source; declarations enter the environment. */
-static InterpStatus check_source(Interp *in, SourceFile *f, Node **program)
+/* Parses and checks a whole source; declarations enter the environment.
+ * marks (may be NULL) receives, per statement, how many declarations existed
+ * after it was checked: what that statement sees when it runs. */
+static InterpStatus check_source_marked(Interp *in, SourceFile *f, Node **program, int **marks)
 {
     int errors = in->diags.errors;
     bool incomplete = false;
     *program = parse_source(f, &in->arena, &in->diags, &incomplete);
+    if (marks)
+        *marks = NULL;
     if (in->diags.errors > errors && (in->interactive || incomplete))
         return incomplete && in->interactive ? INTERP_INCOMPLETE : INTERP_ERROR;
     /* A script's statements that did parse are checked too, so one run shows
      * every error the file has. */
+    if (marks)
+        *marks = xcalloc((size_t)(*program)->body.n + 1, sizeof **marks);
     for (int i = 0; i < (*program)->body.n; i++) {
         Node *st = (*program)->body.v[i];
         if (st->kind == AST_EXPR_STMT && !in->interactive) {
             diag_error(&in->diags, st->span, "this expression does nothing in a script; to show it, write print %.*s",
                        (int)(st->span.len > 60 ? 60 : st->span.len), st->span.file->text + st->span.off);
-            continue;
+        } else {
+            check_stmt(&in->checker, st);
         }
-        check_stmt(&in->checker, st);
+        if (marks)
+            (*marks)[i] = in->env.n;
     }
     return in->diags.errors > errors ? INTERP_ERROR : INTERP_OK;
+}
+
+static InterpStatus check_source(Interp *in, SourceFile *f, Node **program)
+{
+    return check_source_marked(in, f, program, NULL);
+}
+
+/* Makes the environment look as it did when its first n declarations existed,
+ * so a run statement in a script sees the declarations above it, as it would
+ * in the REPL, even when a later line re-declares them. */
+static void env_view(Env *e, int n, int total)
+{
+    e->n = total;
+    for (int i = 0; i < total; i++)
+        e->v[i]->dead = false;
+    for (int j = 0; j < n; j++)
+        if (e->v[j]->replaced)
+            e->v[j]->replaced->dead = true;
+    e->n = n;
 }
 
 InterpStatus interp_exec(Interp *in, SourceFile *f)
@@ -299,8 +336,10 @@ InterpStatus interp_exec(Interp *in, SourceFile *f)
     EnvMark env = env_mark(&in->env);
     int nimported = in->nimported;
     Node *prog;
-    InterpStatus s = check_source(in, f, &prog);
+    int *marks = NULL;
+    InterpStatus s = check_source_marked(in, f, &prog, &marks);
     if (s != INTERP_OK) {
+        free(marks);
         if (in->interactive) {
             /* A bad entry leaves nothing behind. */
             env_rollback(&in->env, env);
@@ -312,18 +351,38 @@ InterpStatus interp_exec(Interp *in, SourceFile *f)
             diags_clear(&in->diags);
         return s;
     }
-    if (in->check_only)
+    /* A -D that meets no let is a usage error, found before anything runs. */
+    if (in->check_defines && !in->interactive) {
+        in->check_defines = false;
+        if (!interp_defines_used(in)) {
+            in->usage_error = true;
+            free(marks);
+            return INTERP_ERROR;
+        }
+    }
+    if (in->check_only) {
+        free(marks);
         return INTERP_OK;
+    }
+    int total = in->env.n;
+    InterpStatus result = INTERP_OK;
     for (int i = 0; i < prog->body.n; i++) {
         if (interp_interrupted) {
             diag_error(&in->diags, prog->body.v[i]->span, "interrupted before this statement; what ran before it is kept");
             interp_interrupted = 0;
-            return INTERP_ERROR;
+            result = INTERP_ERROR;
+            break;
         }
-        if (!run_stmt(in, prog->body.v[i]))
-            return INTERP_ERROR;
+        env_view(&in->env, marks[i], total);
+        bool ok = run_stmt(in, prog->body.v[i]);
+        env_view(&in->env, total, total);
+        if (!ok) {
+            result = INTERP_ERROR;
+            break;
+        }
     }
-    return INTERP_OK;
+    free(marks);
+    return result;
 }
 
 InterpStatus interp_exec_file(Interp *in, const char *path)
@@ -331,10 +390,18 @@ InterpStatus interp_exec_file(Interp *in, const char *path)
     const char *why = NULL;
     SourceFile *f = source_read(path, &why);
     if (!f) {
-        diag_error(&in->diags, span_none(), "cannot run '%s': %s", path, why);
+        diag_error(&in->diags, span_none(), "cannot read '%s': %s", path, why);
         return INTERP_ERROR;
     }
-    return interp_exec(in, f);
+    /* The script itself is on the import chain: importing it is a cycle. */
+    char real[PATH_MAX];
+    if (!realpath(path, real))
+        snprintf(real, sizeof real, "%s", path);
+    in->importing = xrealloc(in->importing, (size_t)(in->nimporting + 1) * sizeof *in->importing);
+    in->importing[in->nimporting++] = real;
+    InterpStatus s = interp_exec(in, f);
+    in->nimporting--;
+    return s;
 }
 
 bool interp_load_prelude(Interp *in)

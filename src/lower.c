@@ -267,6 +267,12 @@ static int port_value(Lower *L, Stage *s, PortRef p, Span at)
                 if (node < 0)
                     return -1;
                 /* an expression of time feeds every channel and trial alike */
+                int64_t n = L->m->inputs[p.index].n;
+                const GNode *x = &L->g->nodes[node];
+                if (x->shape.rank != 1 || x->shape.dim[0] != n) {
+                    OpAttr attr = { .shape = { 1, { n } } };
+                    node = opn(L, OP_BROADCAST, &attr, 1, &node, L->spec->bindings[k].expr->span);
+                }
                 return node;
             }
         return graph_const(L->g, 0);

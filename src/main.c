@@ -194,9 +194,8 @@ int main(int argc, char **argv)
 
     if (script) {
         in.check_only = check_only;
-        status = interp_exec_file(&in, script) == INTERP_OK ? 0 : EXIT_SCRIPT;
-        if (status == 0 && !interp_defines_used(&in))
-            status = EXIT_USAGE;
+        in.check_defines = true;
+        status = interp_exec_file(&in, script) == INTERP_OK ? 0 : in.usage_error ? EXIT_USAGE : EXIT_SCRIPT;
     } else if (nsnippets) {
         for (int k = 0; k < nsnippets && status == 0; k++) {
             SourceFile *f = source_new("<command line>", snippets[k], strlen(snippets[k]));

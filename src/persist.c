@@ -68,12 +68,26 @@ static bool add_param(NpzWriter *w, const ModelParam *p, Diags *d, Span at)
 
 bool persist_save(Runtime *rt, const Env *env, const Node *st, Diags *d)
 {
-    if (st->op == 1) {
-        diag_error(d, st->span, "there are no gradients to save: nothing has been trained");
-        return false;
-    }
     if (!runtime_model(rt, env, d, st->span))
         return false;
+    if (st->op == 1) {
+        /* save grads "g.npz": the gradients of the last training batch */
+        if (!rt->has_grads) {
+            diag_error(d, st->span, "there are no gradients to save: nothing has been trained");
+            return false;
+        }
+        NpzWriter *w = npz_writer_new(st->text, d, st->span);
+        bool ok = w != NULL;
+        for (int i = 0; ok && i < rt->model->nparams; i++)
+            if (rt->model->params[i].learn && rt->model->params[i].grad)
+                ok = npz_writer_add(w, rt->model->params[i].name, rt->model->params[i].grad, d, st->span);
+        if (!ok) {
+            if (w)
+                npz_writer_abort(w);
+            return false;
+        }
+        return npz_writer_commit(w, d, st->span);
+    }
     const char *path = st->text;
     Model *m = rt->model;
     bool npz = ends_with(path, ".npz");

@@ -531,11 +531,65 @@ void plan_prepare(Plan *p)
             run_step(p, &p->steps[i], 0);
 }
 
+void plan_step_one(Plan *p, int index, int64_t t) { run_step(p, &p->steps[index], t); }
+
 void plan_step(Plan *p, int64_t t)
 {
     for (int i = 0; i < p->nsteps; i++)
         if (p->steps[i].seg == SEG_LOOP)
             run_step(p, &p->steps[i], t);
+}
+
+static bool finite_node(const Plan *p, int node, int64_t t)
+{
+    const GNode *n = &p->g->nodes[node];
+    int64_t ld, rows;
+    const real *v = plan_value(p, node, t, &ld, &rows);
+    if (!v)
+        return true;
+    int64_t width = n->shape.rank ? n->shape.dim[n->shape.rank - 1] : 1;
+    if (p->seg[node] == SEG_HOIST)
+        rows *= p->bufs[p->ref[node].buf].period;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t j = 0; j < width; j++)
+            if (!isfinite(v[r * ld + j]))
+                return false;
+    return true;
+}
+
+bool plan_find_nonfinite(Plan *p, int64_t steps, int *node, int64_t *t)
+{
+    for (int i = 0; i < p->nsteps; i++)
+        if (p->steps[i].seg != SEG_LOOP) {
+            run_step(p, &p->steps[i], 0);
+            if (p->steps[i].kind == STEP_OP && !finite_node(p, p->steps[i].node, 0)) {
+                *node = p->steps[i].node;
+                *t = 0;
+                return true;
+            }
+        }
+    for (int64_t s = 0; s < steps; s++)
+        for (int i = 0; i < p->nsteps; i++) {
+            PlanStep *st = &p->steps[i];
+            if (st->seg != SEG_LOOP)
+                continue;
+            run_step(p, st, s);
+            if (st->kind == STEP_OP && !finite_node(p, st->node, s)) {
+                *node = st->node;
+                *t = s;
+                return true;
+            }
+            if (st->kind == STEP_FUSED)
+                for (int k = 0; k < st->prog.nout; k++)
+                    if (!finite_node(p, st->prog_out[k], s)) {
+                        /* name the first instruction whose value is not finite: its
+                         * node is the output, or the group's last member */
+                        *node = st->prog_out[k];
+                        *t = s;
+                        return true;
+                    }
+        }
+    return false;
 }
 
 void plan_dump(const Plan *p, FILE *out)

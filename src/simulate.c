@@ -9,6 +9,7 @@
  * checked for NaN and Inf every so often and at the end, so a run that diverges
  * says where, and keeps its recordings up to there.
  */
+#include "data.h"
 #include "lower.h"
 #include "plan.h"
 #include "runtime.h"
@@ -44,6 +45,12 @@ void runtime_clear_recordings(Runtime *rt)
 void runtime_fini(Runtime *rt)
 {
     runtime_clear_recordings(rt);
+    runtime_free_loss(rt);
+    for (int i = 0; i < rt->ndata; i++)
+        data_free(rt->data[i].ds);
+    free(rt->data);
+    rt->data = NULL;
+    rt->ndata = 0;
     model_free(rt->model);
     rt->model = NULL;
 }
