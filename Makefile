@@ -54,8 +54,9 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
 all: $(BUILD)/cajal $(if $(filter double,$(VARIANT)),cajal)
 
+# Copy then rename: a running ./cajal keeps its old file.
 cajal: $(BUILD)/cajal
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 
 $(BUILD)/cajal: $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)

@@ -17,6 +17,10 @@
 
 enum { SHOW_VALUES_UP_TO = 64 };
 
+/* The unit of the value eval_tensor returned last, when it knows one. */
+static Dim last_dim;
+static bool has_dim;
+
 static Tensor *scalar(double v, Diags *d, Span at)
 {
     Tensor *t = tensor_new("value", 0, NULL, d, at);
@@ -223,8 +227,14 @@ static Tensor *eval_tensor(Runtime *rt, const Env *env, const Node *e, Diags *d)
             int pop = model_find_pop(rt->model, decl->name);
             const ModelPop *p = &rt->model->pops[pop];
             for (int k = 0; k < p->info->nparams; k++)
-                if (p->info->params[k].name == e->name && !p->params[k].per_neuron)
-                    return scalar(p->params[k].value, d, e->span);
+                if (p->info->params[k].name == e->name && !p->params[k].per_neuron) {
+                    Tensor *t = scalar(p->params[k].value, d, e->span);
+                    if (t)
+                        t->name = p->info->params[k].name;
+                    last_dim = p->info->param_dims[k];
+                    has_dim = true;
+                    return t;
+                }
         }
         if (decl && decl->kind == D_SYNAPSE && decl->rank && e->name == intern_cstr("w")) {
             /* the effective low-rank matrix m n^T / N */
@@ -364,11 +374,17 @@ bool inspect_print(Runtime *rt, const Env *env, const Node *e, FILE *out, Diags 
 {
     if (!runtime_model(rt, env, d, e->span))
         return false;
+    has_dim = false;
     Tensor *t = eval_tensor(rt, env, e, d);
     if (!t)
         return false;
     if (t->size == 1) {
-        fprintf(out, "%.4g\n", t->data[0]);
+        char buf[64];
+        if (has_dim && e->kind == AST_MEMBER)
+            units_format(t->data[0], last_dim, buf, sizeof buf);
+        else
+            snprintf(buf, sizeof buf, "%.4g", t->data[0]);
+        fprintf(out, "%s\n", buf);
     } else {
         char shape[64];
         tensor_shape_str(t, shape, sizeof shape);

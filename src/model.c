@@ -664,8 +664,8 @@ Model *model_build(const Env *env, const Model *old, uint64_t seed, Diags *d, Sp
                 memcpy(p->value->data, old->params[k].value->data, (size_t)p->value->size * sizeof(real));
                 continue;
             }
-            if (k < 0 && !old->nparams)
-                continue;
+            if (k < 0)
+                continue;   /* new, not re-initialised */
             size_t need = strlen(p->name) + 3;
             if (len + need + 1 > cap) {
                 cap = (len + need + 1) * 2;

@@ -198,8 +198,9 @@ bool persist_load(Runtime *rt, const Env *env, const Node *st, Diags *d)
         else
             snprintf(name, sizeof name, "%.*s", (int)e->span.len, e->span.file->text + e->span.off);
         int p = model_find_param(m, name);
-        if (p < 0) {
-            diag_error(d, e->span, "'%s' is not a parameter of the model (load into weights, such as J.w, or drawn neuron parameters)", name);
+        int s = p < 0 ? model_find_state(m, name) : -1;
+        if (p < 0 && s < 0) {
+            diag_error(d, e->span, "'%s' is not a parameter or a state variable of the model (load into weights such as J.w, drawn neuron parameters, or states such as E.x)", name);
             return false;
         }
         Tensor *t = NULL;
@@ -210,7 +211,7 @@ bool persist_load(Runtime *rt, const Env *env, const Node *st, Diags *d)
             t = table.t;
             table.t = NULL;
             csv_table_fini(&table);
-            if (t && t->rank == 2 && (t->dim[1] == 1 || t->dim[0] == 1) && m->params[p].value->rank == 1) {
+            if (t && t->rank == 2 && (t->dim[1] == 1 || t->dim[0] == 1) && (p < 0 || m->params[p].value->rank == 1)) {
                 t->rank = 1;
                 t->dim[0] = t->size;
                 t->dim[1] = 1;
@@ -223,7 +224,37 @@ bool persist_load(Runtime *rt, const Env *env, const Node *st, Diags *d)
         }
         if (!t)
             return false;
-        bool ok = load_into(&m->params[p], t, path, d, st->span);
+        bool ok;
+        if (p >= 0) {
+            ok = load_into(&m->params[p], t, path, d, st->span);
+        } else {
+            /* a state: [n] for one trial, or [B, n]; the next `simulate ... continue` starts there */
+            ModelState *ms = &m->states[s];
+            int64_t B = t->rank == 1 ? 1 : t->dim[0];
+            ok = (t->rank == 1 || t->rank == 2) && t->dim[t->rank - 1] == ms->n;
+            if (!ok) {
+                char got[64];
+                diag_error(d, st->span, "%s in '%s' is %s, but %s has %lld neurons (give [n] or [batch, n])", name, path,
+                           tensor_shape_str(t, got, sizeof got), name, (long long)ms->n);
+            } else if (rt->batch && rt->batch != B) {
+                diag_error(d, st->span, "%s in '%s' has %lld trials, but the model's state has %lld", name, path, (long long)B,
+                           (long long)rt->batch);
+                ok = false;
+            } else {
+                /* every state needs a value for continue: draw the others' starts */
+                for (int k = 0; k < m->nstates && ok; k++) {
+                    if (m->states[k].value)
+                        continue;
+                    int64_t dim[2] = { B, m->states[k].n };
+                    m->states[k].value = tensor_new(m->states[k].name, 2, dim, d, st->span);
+                    ok = m->states[k].value && model_draw_init(m, env, k, "load", m->states[k].value->data, B, d);
+                }
+                if (ok) {
+                    memcpy(ms->value->data, t->data, (size_t)t->size * sizeof(real));
+                    rt->batch = B;
+                }
+            }
+        }
         tensor_free(t);
         return ok;
     }

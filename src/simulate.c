@@ -204,6 +204,9 @@ bool simulate_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
         diag_error(d, st->span, "the duration is shorter than one step of dt = %g ms", c.dt * 1e3);
         return false;
     }
+    if (!c.in_steps && fabs(c.duration / c.dt - (double)T) > 1e-6 * (double)T)
+        fprintf(stderr, "note: %g ms is not a whole number of steps of dt = %g ms; simulating %lld steps (%g ms)\n",
+                c.duration * 1e3, c.dt * 1e3, (long long)T, (double)T * c.dt * 1e3);
     if (c.carry_on && !rt->batch) {
         diag_error(d, st->span, "nothing to continue: no simulation has run yet");
         return false;
