@@ -90,7 +90,7 @@ measure() {
     done
 }
 
-# stat TOOL KEY median|spread|max: over the repeats of the last measure.
+# stat TOOL KEY median|spread|min|max: over the repeats of the last measure.
 stat() {
     awk -v t="$1" -v k="$2" '$1 == t && $2 == k { print $3 }' "$samples" | sort -g |
         awk -v what="$3" '{ v[NR] = $1 }
@@ -99,6 +99,7 @@ stat() {
                 m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
                 if (what == "median") printf "%.4g\n", m
                 else if (what == "max") printf "%.4g\n", v[NR]
+                else if (what == "min") printf "%.4g\n", v[1]
                 else printf "%.3f\n", (m > 0 ? (v[NR] - v[1]) / m : 0)
             }'
 }
@@ -157,7 +158,8 @@ case_sim_rate() {
     need=$(calc "($n * $n + $samples_n * $b * $n) * $bytes / 1e6")
     gemm_key=""
     [ "$b" = 1 ] && gemm_key=" blas_gemm_s=$gemm blas_gemv_s=$gemv"
-    line="bench case=sim_rate n=$n batch=$b T=$T prec=$prec threads=1 reps=$REPS cajal_s=$cajal blas_s=$blas numpy_s=$numpy torch_s=$torch spread=$spread rss_mb=$rss need_mb=$need blas_mm_s=$mm$gemm_key"
+    cmin=$(stat cajal s min) bmin=$(stat $blas_tool s min)
+    line="bench case=sim_rate n=$n batch=$b T=$T prec=$prec threads=1 reps=$REPS cajal_s=$cajal blas_s=$blas numpy_s=$numpy torch_s=$torch spread=$spread rss_mb=$rss need_mb=$need blas_mm_s=$mm$gemm_key cajal_min_s=$cmin blas_min_s=$bmin"
     echo "$line"
     echo "$line" >>"$lines"
 
@@ -176,15 +178,17 @@ case_sim_rate() {
     else
         goal="" goal_speed=-
     fi
-    printf '  %-6s %11s %8s %12s\n' tool s/step spread "x cajal"
-    printf '  %-6s %11s %8s %12s\n' cajal "$cajal" "$(stat cajal s spread)" 1
-    printf '  %-6s %11s %8s %12s   (%s; the product alone %s)\n' blas "$blas" "$(stat $blas_tool s spread)" \
+    printf '  %-6s %11s %11s %8s %10s\n' tool "median s" "min s" spread "/ cajal"
+    printf '  %-6s %11s %11s %8s %10s\n' cajal "$cajal" "$cmin" "$(stat cajal s spread)" 1
+    printf '  %-6s %11s %11s %8s %10s   %s; the product alone %s\n' blas "$blas" "$bmin" "$(stat $blas_tool s spread)" \
         "$(calc "$blas / $cajal")" "$how" "$mm"
-    [ "$b" = 1 ] && printf '  %-6s %11s %8s %12s   (not used: %s)\n' "" "" "" "" \
-        "$([ $how = gemv ] && echo "gemm $gemm" || echo "gemv $gemv")"
-    printf '  %-6s %11s %8s %12s\n' numpy "$numpy" "$(stat numpy s spread)" "$r_numpy"
-    printf '  %-6s %11s %8s %12s\n' torch "$torch" "$(stat torch s spread)" "$r_torch"
-    echo "  cajal/blas $r_blas, numpy/cajal $r_numpy, torch/cajal $r_torch${goal:+; goal $goal: $goal_speed}"
+    if [ "$b" = 1 ]; then
+        printf '  %-6s %11s %11s %8s %10s   (not used)\n' "$([ $how = gemv ] && echo gemm || echo gemv)" \
+            "$([ $how = gemv ] && echo "$gemm" || echo "$gemv")" "" "" ""
+    fi
+    printf '  %-6s %11s %11s %8s %10s\n' numpy "$numpy" "$(stat numpy s min)" "$(stat numpy s spread)" "$r_numpy"
+    printf '  %-6s %11s %11s %8s %10s\n' torch "$torch" "$(stat torch s min)" "$(stat torch s spread)" "$r_torch"
+    echo "  cajal/blas $r_blas (of the minimums $(calc "$cmin / $bmin")), numpy/cajal $r_numpy, torch/cajal $r_torch${goal:+; goal $goal: $goal_speed}"
     echo "  max RSS $rss MB for $need MB of weights and recordings (limit 1.1 x need + 20 = $limit MB): $goal_mem"
     echo
     printf '%-6s %5s %5s %5s %10s %10s %10s %10s %6s %6s %6s %6s %-6s %7s %7s %-6s\n' "$prec" "$n" "$b" "$T" \

@@ -44,19 +44,19 @@ ln -s /proc/self/mem unreadable.cajal
 # Files that cannot be read: reported without a location, status 1.
 run 1 nothere.cajal
 err <<'X'
-cajal: error: cannot run 'nothere.cajal': no such file
+cajal: error: cannot read 'nothere.cajal': no such file
 X
 run 1 folder.cajal
 err <<'X'
-cajal: error: cannot run 'folder.cajal': is a directory, not a file
+cajal: error: cannot read 'folder.cajal': is a directory, not a file
 X
 run 1 unreadable.cajal
 err <<'X'
-cajal: error: cannot run 'unreadable.cajal': could not be read
+cajal: error: cannot read 'unreadable.cajal': could not be read
 X
 run 1 --check nothere.cajal
 err <<'X'
-cajal: error: cannot run 'nothere.cajal': no such file
+cajal: error: cannot read 'nothere.cajal': no such file
 X
 run 1 --dump-ast nothere.cajal
 err <<'X'

@@ -99,7 +99,7 @@ cat >"$tmp/want_err" <<'X'
 <stdin>:22:1: error: 'short.npz' is truncated: the ZIP archive has no end-of-central-directory record
 <stdin>:23:1: error: J.w in 'f8_r2.npy' is [3, 4], but J.w is [3, 3]
 <stdin>:24:1: error: cannot open 'nothere.npy': no such file
-<stdin>:25:23: error: 'E.x' is not a parameter of the model (load into weights, such as J.w, or drawn neuron parameters)
+<stdin>:25:1: error: E.x in 'f8_r2.npy' is [3, 4], but E.x has 3 neurons (give [n] or [batch, n])
 X
 grep -E '^<stdin>:[0-9]+:[0-9]+: error: ' "$tmp/err" >"$tmp/got_err"
 
