@@ -1,7 +1,8 @@
 /* fused.c: the block executor of fused elementwise programs (see fused.h).
  *
- * Scratch layout (reals): a filled block per scalar input, then one block per
- * instruction result, then (backward) one gradient block per register.
+ * Scratch layout (reals): a filled block per scalar or column input (a column's
+ * is refilled at each row), then one block per instruction result, then
+ * (backward) one gradient block per register.
  */
 #include "fused.h"
 
@@ -22,7 +23,7 @@ static void bind(const FusedProgram *p, const FusedOperand *in, const FusedOpera
     real *fill = scratch;
     for (int k = 0; k < p->nin; k++) {
         const FusedOperand *o = &in[k];
-        if (o->mode == OPERAND_SCALAR)
+        if (o->mode == OPERAND_SCALAR || o->mode == OPERAND_COLUMN)
             reg[k] = fill + (int64_t)k * B;
         else if (o->mode == OPERAND_ROW)
             reg[k] = o->data + j0;
@@ -49,6 +50,18 @@ static void fill_scalars(const FusedProgram *p, const FusedOperand *in, real *sc
         }
 }
 
+/* A column input's block holds its value for this row (as far as the row reaches). */
+static void fill_columns(const FusedProgram *p, const FusedOperand *in, real *scratch, int64_t row)
+{
+    int64_t len = p->n < B ? p->n : B;
+    for (int k = 0; k < p->nin; k++)
+        if (in[k].mode == OPERAND_COLUMN) {
+            real v = in[k].data[row * in[k].ld], *dst = scratch + (int64_t)k * B;
+            for (int64_t i = 0; i < len; i++)
+                dst[i] = v;
+        }
+}
+
 static void run_block(const FusedProgram *p, const real **reg, int64_t len)
 {
     for (int k = 0; k < p->ncode; k++) {
@@ -62,12 +75,14 @@ void fused_fwd(const FusedProgram *p, const FusedOperand *in, const FusedOperand
 {
     const real *reg[p->nin + p->ncode + 1];
     fill_scalars(p, in, scratch);
-    for (int64_t row = 0; row < p->rows; row++)
+    for (int64_t row = 0; row < p->rows; row++) {
+        fill_columns(p, in, scratch, row);
         for (int64_t j0 = 0; j0 < p->n; j0 += B) {
             int64_t len = p->n - j0 < B ? p->n - j0 : B;
             bind(p, in, out, scratch, row, j0, reg);
             run_block(p, reg, len);
         }
+    }
 }
 
 void fused_vjp(const FusedProgram *p, const FusedOperand *in, const FusedOperand *out, real *scratch)
@@ -78,16 +93,25 @@ void fused_vjp(const FusedProgram *p, const FusedOperand *in, const FusedOperand
     real *gscratch = scratch + (int64_t)nregs * B;
     real *sum = gscratch + (int64_t)nregs * B;   /* one block: a scalar input's gradient */
     fill_scalars(p, in, scratch);
-    for (int64_t row = 0; row < p->rows; row++)
+    for (int64_t row = 0; row < p->rows; row++) {
+        fill_columns(p, in, scratch, row);
         for (int64_t j0 = 0; j0 < p->n; j0 += B) {
             int64_t len = p->n - j0 < B ? p->n - j0 : B;
             bind(p, in, out, scratch, row, j0, reg);
-            /* Recompute every instruction into scratch, outputs too: their tensors
-             * keep what the forward pass wrote. */
+            /* Recompute what the forward pass did not keep; an output's value is
+             * read where the forward pass wrote it. */
             real *temps = scratch + (int64_t)p->nin * B;
-            for (int k = 0; k < p->ncode; k++)
+            for (int k = 0; k < p->ncode; k++) {
+                bool kept = false;
+                for (int o = 0; o < p->nout && !kept; o++)
+                    kept = p->out[o] == p->nin + k;
+                if (kept)
+                    continue;
                 reg[p->nin + k] = temps + (int64_t)k * B;
-            run_block(p, reg, len);
+                const FusedInstr *ins = &p->code[k];
+                ins->op->ew_fwd(len, (real *)reg[p->nin + k], reg[ins->in[0]], ins->nin > 1 ? reg[ins->in[1]] : NULL,
+                                ins->nin > 2 ? reg[ins->in[2]] : NULL, &ins->attr);
+            }
             /* Gradient registers: outputs start from dL/d(output), others from 0. */
             for (int k = 0; k < nregs; k++) {
                 g[k] = gscratch + (int64_t)k * B;
@@ -126,12 +150,12 @@ void fused_vjp(const FusedProgram *p, const FusedOperand *in, const FusedOperand
                 if (!o->grad)
                     continue;
                 const real *src = g[k];
-                if (o->mode == OPERAND_SCALAR) {
+                if (o->mode == OPERAND_SCALAR || o->mode == OPERAND_COLUMN) {
                     double s = 0;
                     for (int64_t i = 0; i < len; i++)
                         s += src[i];
                     sum[0] = (real)s;
-                    o->grad[0] += sum[0];
+                    o->grad[o->mode == OPERAND_COLUMN ? row * o->ld : 0] += sum[0];
                 } else {
                     real *dst = o->mode == OPERAND_ROW ? o->grad + j0 : o->grad + row * o->ld + j0;
                     for (int64_t i = 0; i < len; i++)
@@ -139,4 +163,5 @@ void fused_vjp(const FusedProgram *p, const FusedOperand *in, const FusedOperand
                 }
             }
         }
+    }
 }

@@ -370,6 +370,24 @@ static void build_fused(Plan *p, int group, int last)
     }
     prog->rows = g->nodes[last].batched ? p->spec.batch : 1;
     prog->n = row_len(&g->nodes[last]);
+    /* Short rows (a small population, many trials): when every operand is a
+     * scalar or a whole contiguous [B, n] buffer, the group runs as one long
+     * row, so blocks stay full and the kernels vectorise. */
+    bool flat = prog->rows > 1 && prog->n < OPS_BLOCK;
+    for (int k = 0; flat && k < nin; k++) {
+        const GNode *x = &g->nodes[ins[k]];
+        const PlanRef *r = &p->ref[ins[k]];
+        bool scalar = !x->batched && tensor_shape_size(&x->shape) == 1;
+        flat = scalar || (x->batched && r->buf >= 0 && r->col0 == 0 && p->bufs[r->buf].ld == prog->n);
+    }
+    for (int k = 0; flat && k < prog->nout; k++) {
+        const PlanRef *r = &p->ref[s.prog_out[k]];
+        flat = r->col0 == 0 && p->bufs[r->buf].ld == prog->n;
+    }
+    if (flat) {
+        prog->n *= prog->rows;
+        prog->rows = 1;
+    }
     s.prog_in = ins;
     free(reg);
     int64_t need = fused_scratch_size(prog, p->spec.store);
