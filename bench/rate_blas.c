@@ -17,7 +17,10 @@
  * matrix product alone on the same buffers (mm_s, T steps or 0.2 s, whichever
  * ends first), so the elementwise share can be told apart.
  *
- *   rate_blas N B T K gemm|gemv     prints: s_per_step=... mm_s=... checksum=...
+ * cpu_s is the loop's thread CPU time per step: on a busy machine it leaves out
+ * the time the loop waited for a core.
+ *
+ *   rate_blas N B T K gemm|gemv     prints: s_per_step=... mm_s=... cpu_s=... checksum=...
  *
  * Built twice by bench/run.sh (with src/vecmath.c): -DBENCH_FLOAT for
  * sgemm/sgemv, else double.
@@ -77,12 +80,13 @@ static void fill_normal(real *v, int64_t n, double s)
     }
 }
 
-static double now(void)
+static double clock_s(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+static double now(void) { return clock_s(CLOCK_MONOTONIC); }
 
 int main(int argc, char **argv)
 {
@@ -103,7 +107,7 @@ int main(int argc, char **argv)
     fill_normal(x, nb, 1);
     const real a = (real)0.1;
 
-    double start = now();
+    double start = now(), cpu0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
     for (int t = 0; t < steps; t++) {
         vecmath_tanh(nb, r, x);
         if (use_gemv)
@@ -115,7 +119,7 @@ int main(int argc, char **argv)
         if (t % every == 0)
             memcpy(rec + (int64_t)(t / every) * nb, x, (size_t)nb * sizeof(real));
     }
-    double loop_s = now() - start;
+    double loop_s = now() - start, cpu_s = clock_s(CLOCK_THREAD_CPUTIME_ID) - cpu0;
 
     /* The product alone: T steps, or as many as fit in 0.2 s. */
     int mm_steps = 0;
@@ -133,7 +137,8 @@ int main(int argc, char **argv)
     double sum = 0;
     for (int64_t k = 0; k < nb; k++)
         sum += fabs((double)x[k]);
-    printf("s_per_step=%.6g mm_s=%.6g checksum=%.6g\n", loop_s / steps, mm_s / mm_steps, sum / (double)nb);
+    printf("s_per_step=%.6g mm_s=%.6g cpu_s=%.6g checksum=%.6g\n", loop_s / steps, mm_s / mm_steps, cpu_s / steps,
+           sum / (double)nb);
     free(w), free(x), free(r), free(y), free(rec);
     return 0;
 }

@@ -17,7 +17,10 @@
 # Adding a case (later issues): write `CASE_TOOL PREC` functions that run one
 # repeat of one tool and print `s=SECONDS_PER_STEP [key=value ...]` on stdout,
 # then a `case_CASE PREC ...` function that sets the case's variables, calls
-# `measure CASE PREC TOOL...` and `report ...`, and call it from main at the end.
+# `measure CASE PREC TOOL...`, reads the figures with `stat TOOL KEY median`,
+# prints its `bench case=CASE ...` line (also appended to $lines, which goes to
+# results.txt) and its table, and appends a row to $summary (columns as
+# `table` prints them, "-" for a tool it lacks); then call it from main.
 #
 # Environment:
 #   BENCH_REPS=N   repeats per figure (default 5, at least 5 for results.txt)
@@ -49,8 +52,11 @@ die() { echo "bench: $*" >&2; exit 1; }
 # ---- tools -----------------------------------------------------------------
 
 setup() {
+    # A copy of each interpreter, so a rebuild during the run cannot change it.
     for p in $PRECS; do
         [ -x "build/$p/cajal" ] || die "build/$p/cajal is missing: run 'make bench' (it builds both precisions)"
+        cp "build/$p/cajal" "$OUT/cajal_$p.tmp" && mv "$OUT/cajal_$p.tmp" "$OUT/cajal_$p" ||
+            die "cannot copy build/$p/cajal"
     done
     [ -x /usr/bin/time ] || die "/usr/bin/time is missing: apt-get install time"
     $PY -c 'import numpy' 2>/dev/null || die "NumPy is missing for $PY: apt-get install python3-numpy"
@@ -65,6 +71,36 @@ setup() {
         # shellcheck disable=SC2086
         gcc $cflags -DBENCH_FLOAT -o "$OUT/${name}_float" "$c" src/vecmath.c -lopenblas -lm
     done
+}
+
+# ---- peers: one long-lived interpreter each ----------------------------------
+
+# A peer script run without arguments reads "N B T K PREC" lines and answers
+# each with one result line. run.sh starts one process per peer and keeps it,
+# so Python's start-up and torch's import (about 1.5 s, more than half of a
+# round's time when every repeat was a new process) are paid once. Each repeat
+# still draws and allocates its own arrays; a warm interpreter can only help
+# the peers. numpy talks on fds 3 (requests) and 4 (answers), torch on 5 and 6.
+peers_start() {
+    for p in numpy torch; do
+        rm -f "$OUT/$p.in" "$OUT/$p.out"
+        mkfifo "$OUT/$p.in" "$OUT/$p.out"
+        $PY "bench/rate_$p.py" <"$OUT/$p.in" >"$OUT/$p.out" &
+    done
+    exec 3>"$OUT/numpy.in" 4<"$OUT/numpy.out" 5>"$OUT/torch.in" 6<"$OUT/torch.out"
+}
+
+peers_stop() {
+    exec 3>&- 4<&- 5>&- 6<&-
+    wait
+    rm -f "$OUT/numpy.in" "$OUT/numpy.out" "$OUT/torch.in" "$OUT/torch.out"
+}
+
+# peer_ask WFD RFD REQUEST: one repeat in a peer; its answer with s= for s_per_step=.
+peer_ask() {
+    echo "$3" >&"$1" || return 1
+    read -r answer <&"$2" || return 1
+    echo "$answer" | sed 's/s_per_step=/s=/'
 }
 
 # ---- the common runner ------------------------------------------------------
@@ -114,7 +150,7 @@ holds() { awk "BEGIN { exit !($1) }"; }
 # One repeat of each tool; n, b, T, K set by case_sim_rate.
 sim_rate_cajal() {
     tf=$OUT/time.txt
-    st=$(/usr/bin/time -f 'rss_kb=%M' -o "$tf" "build/$1/cajal" --stats -D N="$n" -D B="$b" -D T="$T" -D K="$K" \
+    st=$(/usr/bin/time -f 'rss_kb=%M' -o "$tf" "$OUT/cajal_$1" --stats -D N="$n" -D B="$b" -D T="$T" -D K="$K" \
         bench/cases/sim_rate.cajal 2>&1 >/dev/null) || { echo "$st" >&2; return 1; }
     s=$(echo "$st" | sed -n 's/^stats: simulate .*s_per_step=\([^ ]*\).*/\1/p' | tail -1)
     [ -n "$s" ] || { echo "$st" >&2; return 1; }
@@ -123,8 +159,8 @@ sim_rate_cajal() {
 
 sim_rate_blas_gemm() { "$OUT/rate_blas_$1" "$n" "$b" "$T" "$K" gemm | sed 's/s_per_step=/s=/'; }
 sim_rate_blas_gemv() { "$OUT/rate_blas_$1" "$n" "$b" "$T" "$K" gemv | sed 's/s_per_step=/s=/'; }
-sim_rate_numpy() { $PY bench/rate_numpy.py "$n" "$b" "$T" "$K" "$1" | sed 's/s_per_step=/s=/'; }
-sim_rate_torch() { $PY bench/rate_torch.py "$n" "$b" "$T" "$K" "$1" | sed 's/s_per_step=/s=/'; }
+sim_rate_numpy() { peer_ask 3 4 "$n $b $T $K $1"; }
+sim_rate_torch() { peer_ask 5 6 "$n $b $T $K $1"; }
 
 # case_sim_rate PREC N B T: measures, then prints the bench line and the table.
 case_sim_rate() {
@@ -191,7 +227,7 @@ case_sim_rate() {
     echo "  cajal/blas $r_blas (of the minimums $(calc "$cmin / $bmin")), numpy/cajal $r_numpy, torch/cajal $r_torch${goal:+; goal $goal: $goal_speed}"
     echo "  max RSS $rss MB for $need MB of weights and recordings (limit 1.1 x need + 20 = $limit MB): $goal_mem"
     echo
-    printf '%-6s %5s %5s %5s %10s %10s %10s %10s %6s %6s %6s %6s %-6s %7s %7s %-6s\n' "$prec" "$n" "$b" "$T" \
+    printf '%-9s %-6s %5s %5s %5s %10s %10s %10s %10s %6s %6s %6s %6s %-6s %7s %7s %-6s\n' sim_rate "$prec" "$n" "$b" "$T" \
         "$cajal" "$blas" "$numpy" "$torch" "$r_blas" "$r_numpy" "$r_torch" "$spread" "$goal_speed" "$rss" "$need" \
         "$goal_mem" >>"$summary"
 }
@@ -212,6 +248,8 @@ machine() {
 }
 
 setup
+trap peers_stop EXIT
+peers_start
 start=$(date +%s)
 machine | tee "$OUT/machine.txt"
 echo
@@ -224,7 +262,7 @@ for prec in $PRECS; do
 done
 
 table() {
-    printf '%-6s %5s %5s %5s %10s %10s %10s %10s %6s %6s %6s %6s %-6s %7s %7s %-6s\n' prec n batch T cajal_s blas_s \
+    printf '%-9s %-6s %5s %5s %5s %10s %10s %10s %10s %6s %6s %6s %6s %-6s %7s %7s %-6s\n' case prec n batch T cajal_s blas_s \
         numpy_s torch_s c/blas np/c th/c spread speed rss_mb need_mb memory
     cat "$summary"
 }

@@ -9,6 +9,8 @@
  */
 %define api.pure full
 %define parse.error custom
+%define parse.lac full
+%define lr.default-reduction consistent
 %define api.location.type {Span}
 %locations
 %expect 0
@@ -41,6 +43,9 @@ int yylex(YYSTYPE *yylval, YYLTYPE *yylloc, void *scanner);
 
 static Node *mk(LexState *lx, NodeKind k, Span at) { return ast_new(lx->arena, k, at); }
 static Node *mk_op(LexState *lx, NodeKind k, Span at, int op, Node *a, Node *b);
+static Node *mk_cmp(LexState *lx, Span at, int op, Node *a, Node *b);
+static Node *settle(LexState *lx, Node *n);
+static Node *keep(LexState *lx, Node *stmt);
 static Node *mk_clause(LexState *lx, const char *word, Span at, Node *a);
 static Node *mk_name(LexState *lx, Name name, Span at);
 static void push(LexState *lx, NodeList *l, Node *n) { if (n) ast_push(lx->arena, l, n); }
@@ -89,7 +94,7 @@ static void yyerror(YYLTYPE *loc, void *scanner, LexState *lx, const char *msg);
 %left OR
 %left AND
 %precedence NOT
-%nonassoc '<' '>' LE GE EQ NE
+%left '<' '>' LE GE EQ NE     /* a chain is parsed, then reported (mk_cmp) */
 %left '+' '-'
 %left '*' '/' '@' '%'
 %precedence UMINUS
@@ -110,10 +115,10 @@ stmts
 stmt
     : NEWLINE                { $$ = NULL; }
     | ';'                    { $$ = NULL; }
-    | decl end               { $$ = $1; }
-    | run_stmt end           { $$ = $1; }
-    | expr end               { $$ = mk(lx, AST_EXPR_STMT, @1); $$->a = $1; }
-    | error end              { $$ = NULL; yyerrok; }
+    | decl end               { $$ = keep(lx, $1); }
+    | run_stmt end           { $$ = keep(lx, $1); }
+    | expr end               { $$ = mk(lx, AST_EXPR_STMT, @1); $$->a = $1; $$ = keep(lx, $$); }
+    | error end              { $$ = NULL; lx->stmt_bad = false; yyerrok; }
     ;
 
 end : NEWLINE | ';' ;
@@ -309,6 +314,7 @@ run_stmt
     : SIMULATE sim_clauses                { $$ = mk(lx, AST_SIMULATE, @$); $$->opts = $2; }
     | TRAIN train_clauses                 { $$ = mk(lx, AST_TRAIN, @$); $$->opts = $2; }
     | EVALUATE eval_clauses               { $$ = mk(lx, AST_EVALUATE, @$); $$->opts = $2; }
+    /* a bare `simulate` parses, so the checker can say what it needs */
     | save_stmt                           { $$ = $1; }
     | load_stmt                           { $$ = $1; }
     | PLOT plot_items opt_to              { $$ = mk(lx, AST_PLOT, @$); $$->list = $2; if ($3) $$->text = $3->text; }
@@ -319,7 +325,7 @@ run_stmt
     ;
 
 sim_clauses
-    : sim_clause                          { $$ = (NodeList){ 0 }; push(lx, &$$, $1); }
+    : %empty                              { $$ = (NodeList){ 0 }; }
     | sim_clauses sim_clause              { $$ = $1; push(lx, &$$, $2); }
     ;
 
@@ -337,7 +343,7 @@ sim_clause
     ;
 
 train_clauses
-    : train_clause                        { $$ = (NodeList){ 0 }; push(lx, &$$, $1); }
+    : %empty                              { $$ = (NodeList){ 0 }; }
     | train_clauses train_clause          { $$ = $1; push(lx, &$$, $2); }
     ;
 
@@ -356,7 +362,7 @@ train_clause
     ;
 
 eval_clauses
-    : eval_clause                         { $$ = (NodeList){ 0 }; push(lx, &$$, $1); }
+    : %empty                              { $$ = (NodeList){ 0 }; }
     | eval_clauses eval_clause            { $$ = $1; push(lx, &$$, $2); }
     ;
 
@@ -403,12 +409,12 @@ expr
     : expr OR expr                        { $$ = mk_op(lx, AST_BINARY, @$, AOP_OR, $1, $3); }
     | expr AND expr                       { $$ = mk_op(lx, AST_BINARY, @$, AOP_AND, $1, $3); }
     | NOT expr                            { $$ = mk_op(lx, AST_UNARY, @$, AOP_NOT, $2, NULL); }
-    | expr '<' expr                       { $$ = mk_op(lx, AST_BINARY, @$, '<', $1, $3); }
-    | expr '>' expr                       { $$ = mk_op(lx, AST_BINARY, @$, '>', $1, $3); }
-    | expr LE expr                        { $$ = mk_op(lx, AST_BINARY, @$, AOP_LE, $1, $3); }
-    | expr GE expr                        { $$ = mk_op(lx, AST_BINARY, @$, AOP_GE, $1, $3); }
-    | expr EQ expr                        { $$ = mk_op(lx, AST_BINARY, @$, AOP_EQ, $1, $3); }
-    | expr NE expr                        { $$ = mk_op(lx, AST_BINARY, @$, AOP_NE, $1, $3); }
+    | expr '<' expr                       { $$ = mk_cmp(lx, @$, '<', $1, $3); }
+    | expr '>' expr                       { $$ = mk_cmp(lx, @$, '>', $1, $3); }
+    | expr LE expr                        { $$ = mk_cmp(lx, @$, AOP_LE, $1, $3); }
+    | expr GE expr                        { $$ = mk_cmp(lx, @$, AOP_GE, $1, $3); }
+    | expr EQ expr                        { $$ = mk_cmp(lx, @$, AOP_EQ, $1, $3); }
+    | expr NE expr                        { $$ = mk_cmp(lx, @$, AOP_NE, $1, $3); }
     | expr '+' expr                       { $$ = mk_op(lx, AST_BINARY, @$, '+', $1, $3); }
     | expr '-' expr                       { $$ = mk_op(lx, AST_BINARY, @$, '-', $1, $3); }
     | expr '*' expr                       { $$ = mk_op(lx, AST_BINARY, @$, '*', $1, $3); }
@@ -423,8 +429,8 @@ expr
 
 postfix
     : primary                             { $$ = $1; }
-    | postfix '(' opt_args ')'            { $$ = mk_op(lx, AST_CALL, @$, 0, $1, NULL); $$->list = $3; }
-    | postfix '[' indices ']'             { $$ = mk_op(lx, AST_INDEX, @$, 0, $1, NULL); $$->list = $3; }
+    | postfix '(' opt_args ')'            { $$ = mk(lx, AST_CALL, @$); $$->a = $1; $$->list = $3; $$ = settle(lx, $$); }
+    | postfix '[' indices ']'             { $$ = mk(lx, AST_INDEX, @$); $$->a = $1; $$->list = $3; $$ = settle(lx, $$); }
     | postfix '.' IDENT                   { $$ = mk_op(lx, AST_MEMBER, @$, 0, $1, NULL); $$->name = $3; $$->name_span = @3; }
     ;
 
@@ -436,7 +442,7 @@ primary
     | NEXT                                { $$ = mk(lx, AST_NEXT, @1); $$->name = $1; }
     | '(' expr ')'                        { $$ = $2; $$->span = @$; }
     | '[' ']'                             { $$ = mk(lx, AST_LIST, @$); }
-    | '[' exprs ']'                       { $$ = mk(lx, AST_LIST, @$); $$->list = $2; }
+    | '[' exprs ']'                       { $$ = mk(lx, AST_LIST, @$); $$->list = $2; $$ = settle(lx, $$); }
     ;
 
 opt_args
@@ -451,7 +457,7 @@ arg_list
 
 arg
     : expr                                { $$ = $1; }
-    | IDENT '=' expr                      { $$ = mk(lx, AST_ARG, @$); $$->name = $1; $$->name_span = @1; $$->a = $3; }
+    | IDENT '=' expr                      { $$ = mk(lx, AST_ARG, @$); $$->name = $1; $$->name_span = @1; $$->a = $3; $$ = settle(lx, $$); }
     ;
 
 indices
@@ -462,9 +468,9 @@ indices
 index
     : expr                                { $$ = $1; }
     | ':'                                 { $$ = mk(lx, AST_SLICE, @$); }
-    | expr ':'                            { $$ = mk(lx, AST_SLICE, @$); $$->a = $1; }
-    | ':' expr                            { $$ = mk(lx, AST_SLICE, @$); $$->b = $2; }
-    | expr ':' expr                       { $$ = mk(lx, AST_SLICE, @$); $$->a = $1; $$->b = $3; }
+    | expr ':'                            { $$ = mk(lx, AST_SLICE, @$); $$->a = $1; $$ = settle(lx, $$); }
+    | ':' expr                            { $$ = mk(lx, AST_SLICE, @$); $$->b = $2; $$ = settle(lx, $$); }
+    | expr ':' expr                       { $$ = mk(lx, AST_SLICE, @$); $$->a = $1; $$->b = $3; $$ = settle(lx, $$); }
     ;
 
 %%
@@ -475,11 +481,72 @@ static Node *mk_op(LexState *lx, NodeKind k, Span at, int op, Node *a, Node *b)
     n->op = op;
     n->a = a;
     n->b = b;
-    int da = a ? a->depth : 0, db = b ? b->depth : 0;
-    n->depth = 1 + (da > db ? da : db);
-    if (n->depth == AST_MAX_DEPTH)
-        diag_error(lx->diags, at, "expression nested deeper than %d levels", AST_MAX_DEPTH);
+    return settle(lx, n);
+}
+
+/* Sets n's depth from its children (arguments and items count: the walkers
+ * recurse into them). Past AST_MAX_DEPTH the statement is reported once and
+ * marked, so it is dropped before anything walks it. */
+static Node *settle(LexState *lx, Node *n)
+{
+    int d = 0;
+    const Node *kids[3] = { n->a, n->b, n->c };
+    for (int i = 0; i < 3; i++)
+        if (kids[i] && kids[i]->depth > d)
+            d = kids[i]->depth;
+    for (int i = 0; i < n->list.n; i++)
+        if (n->list.v[i] && n->list.v[i]->depth > d)
+            d = n->list.v[i]->depth;
+    n->depth = d + 1;
+    if (n->depth > AST_MAX_DEPTH && !lx->stmt_bad) {
+        diag_error(lx->diags, n->span, "expression nested deeper than %d levels", AST_MAX_DEPTH);
+        lx->stmt_bad = true;
+    }
     return n;
+}
+
+static const char *cmp_text(int op)
+{
+    switch (op) {
+    case AOP_LE: return "<=";
+    case AOP_GE: return ">=";
+    case AOP_EQ: return "==";
+    case AOP_NE: return "!=";
+    case '<': return "<";
+    default: return ">";
+    }
+}
+
+static bool is_cmp(int op)
+{
+    return op == '<' || op == '>' || op == AOP_LE || op == AOP_GE || op == AOP_EQ || op == AOP_NE;
+}
+
+/* a < b < c parses (left to right) only to be reported: comparisons do not
+ * chain. A parenthesised (a < b) < c compares the 0 or 1 on the left. */
+static Node *mk_cmp(LexState *lx, Span at, int op, Node *a, Node *b)
+{
+    Node *n = mk_op(lx, AST_BINARY, at, op, a, b);
+    if (a->kind != AST_BINARY || !is_cmp(a->op) || lx->file->text[a->span.off] == '(' || lx->stmt_bad)
+        return n;
+    const char *t = lx->file->text;
+    Span x = a->a->span, y = a->b->span, z = b->span;
+    if (x.len + y.len + z.len < 120)
+        diag_error(lx->diags, at, "comparisons do not chain; write %.*s %s %.*s and %.*s %s %.*s", (int)x.len, t + x.off,
+                   cmp_text(a->op), (int)y.len, t + y.off, (int)y.len, t + y.off, cmp_text(op), (int)z.len, t + z.off);
+    else
+        diag_error(lx->diags, at, "comparisons do not chain; write a < b and b < c");
+    lx->stmt_bad = true;
+    return n;
+}
+
+/* A statement that parsed but carries an error an action found is dropped. */
+static Node *keep(LexState *lx, Node *stmt)
+{
+    if (!lx->stmt_bad)
+        return stmt;
+    lx->stmt_bad = false;
+    return NULL;
 }
 
 static Node *mk_clause(LexState *lx, const char *word, Span at, Node *a)
@@ -579,16 +646,42 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, LexStat
     }
     if (bad == YYSYMBOL_YYEOF)
         lx->hit_eof_open = true;
+
+    /* An unclosed ( or [ of this statement: the statement ends here (lex_recover),
+     * and when the line below it was swallowed, that is what to say. */
+    Opener open = { 0 };
+    for (int i = lx->depth - 1; i >= 0 && lx->open[i].token != '{'; i--)
+        if (lx->open[i].at.off < at.off)
+            open = lx->open[i];
+    uint32_t line_start = at.off;
+    while (line_start > 0 && (at.file->text[line_start - 1] == ' ' || at.file->text[line_start - 1] == '\t'))
+        line_start--;
+    bool first_on_line = line_start == 0 || at.file->text[line_start - 1] == '\n';
+    Span code_end = { at.file, lx->look_prev_end, 0 };
+    bool replayed = bad != YYSYMBOL_YYEOF && bad != YYSYMBOL_YYEMPTY &&
+                    lex_recover(lx, at, first_on_line && open.token && open.at.off < line_start);
+    if (lx->bad_in_stmt && bad != YYSYMBOL_YYEOF)
+        return 0;   /* the lexer has reported this statement's bad character */
+    if (replayed) {
+        int line, col;
+        span_linecol(open.at, &line, &col);
+        diag_error(lx->diags, code_end, "expected '%c' to close '%c' opened at %d:%d", open.token == '(' ? ')' : ']',
+                   open.token, line, col);
+        return 0;
+    }
+
     enum { MAX_LISTED = 6 };
     yysymbol_kind_t expected[64];
     int n = yypcontext_expected_tokens(ctx, expected, 64);
-    bool expr = false;
+    bool expr = false, name = false, string = false;
     const char *words[64];
     char bufs[64][48];
     int k = 0;
     for (int i = 0; i < n && i < 64; i++) {
         if (starts_expression(expected[i])) {
-            expr = true;
+            expr = expr || expected[i] == YYSYMBOL_NUMBER;
+            name = name || expected[i] == YYSYMBOL_IDENT;
+            string = string || expected[i] == YYSYMBOL_STRING;
             continue;
         }
         if (continues_expression(expected[i]))
@@ -604,12 +697,18 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, LexStat
         len = snprintf(msg, sizeof msg, "unexpected %s '%.*s'", what, (int)(at.len > 40 ? 40 : at.len), at.file->text + at.off);
     else
         len = snprintf(msg, sizeof msg, "unexpected %s", what);
-    int listed = k + (expr ? 1 : 0);
+    /* Where only a name or only a quoted name fits, say so, not "an expression". */
+    const char *lead = expr ? "an expression"
+                       : name && string ? "a name or a file name in quotes"
+                       : name ? "a name"
+                       : string ? (lx->stmt == IMPORT ? "a module name in quotes" : "a file name in quotes")
+                       : NULL;
+    int listed = k + (lead ? 1 : 0);
     if (listed > 0 && listed <= MAX_LISTED) {
         len += snprintf(msg + len, sizeof msg - (size_t)len, "; expected ");
         int j = 0;
-        if (expr) {
-            len += snprintf(msg + len, sizeof msg - (size_t)len, "an expression");
+        if (lead) {
+            len += snprintf(msg + len, sizeof msg - (size_t)len, "%s", lead);
             j++;
         }
         for (int i = 0; i < k; i++, j++)

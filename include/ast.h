@@ -11,7 +11,8 @@
  *   opts   clauses of a run statement (AST_CLAUSE nodes) or synapse/population items
  *
  * Numbers are stored in SI (the lexer converts `10ms` to 0.01) with their
- * dimension and the unit as written, so messages can say "ms" and not "s".
+ * dimension and the unit as written, so messages can say "ms" and not "s";
+ * ast_dump prints them as written, from their span.
  */
 #ifndef CAJAL_AST_H
 #define CAJAL_AST_H
@@ -64,9 +65,14 @@ Node *ast_new(Arena *ar, NodeKind kind, Span span);
 void ast_push(Arena *ar, NodeList *l, Node *n);
 /* Kind's name as the user would call it ("population", "synapse", "number"). */
 const char *ast_kind_word(NodeKind k);
+/* The same with its article: "an index", "a population" (a static string). */
+const char *ast_kind_phrase(NodeKind k);
+/* "a" or "an", to stand before word in a message: "an optimizer". */
+const char *ast_article(const char *word);
 /* Finds the clause named `word` in n->opts, or NULL. */
 Node *ast_clause(const Node *n, Name word);
-/* Prints a node as S-expression (for golden parser tests and --dump-ast). */
+/* Prints a node as S-expression (for golden parser tests and --dump-ast);
+ * numbers as the source wrote them. */
 void ast_dump(const Node *n, FILE *out);
 
 #endif

@@ -116,6 +116,8 @@ void env_rollback(Env *e, EnvMark m);
 /* The live declaration of name, or NULL. */
 Decl *env_lookup(const Env *e, Name name);
 const char *decl_kind_word(DeclKind k);
+/* The same with its article, for messages: "an input", "a neuron". */
+const char *decl_kind_phrase(DeclKind k);
 
 /* Checks one top-level statement and, if it is a declaration that checked
  * clean, adds it to the environment. Returns false after reporting errors. */

@@ -35,6 +35,7 @@ typedef struct Episode {
     int *wanted;
     int nwanted;
     Tensor *outputs;       /* keep_outputs: [T, B, n_out] of the model's one output */
+    struct Plasticity *plastic;  /* the plastic synapses' rules, run in the forward pass */
     int output_node;
 } Episode;
 

@@ -8,6 +8,14 @@
  * intermediate values never leave the cache and the interpreter's dispatch is
  * paid once per block, not once per element.
  *
+ * Operand modes, for a program over rows x n (row r, column j):
+ *
+ *   SCALAR   data[0]              one value everywhere
+ *   ROW      data[j]              one row shared by every row r
+ *   COLUMN   data[r * ld]         one value per row (a plasticity rule's post
+ *                                 side over a weight matrix [post, pre])
+ *   FULL     data[r * ld + j]     its own row per row r
+ *
  *   registers:  [0 .. nin)        inputs (views)
  *               [nin .. nvalues)  one per instruction, in program order
  *
@@ -24,13 +32,14 @@ typedef enum OperandMode {
     OPERAND_SCALAR,    /* one value for all elements */
     OPERAND_ROW,       /* one row of n values shared by every trial (a parameter [n]) */
     OPERAND_FULL,      /* a row per trial: data + b * ld */
+    OPERAND_COLUMN,    /* one value per row: data[row * ld] (input registers only) */
 } OperandMode;
 
 /* Where an input or output register lives for one execution. */
 typedef struct FusedOperand {
     OperandMode mode;
     real *data;        /* first element of row 0 */
-    int64_t ld;        /* distance between rows (FULL) */
+    int64_t ld;        /* distance between rows (FULL, COLUMN) */
     real *grad;        /* backward: where its gradient accumulates, or NULL */
 } FusedOperand;
 
@@ -57,7 +66,8 @@ int64_t fused_scratch_size(const FusedProgram *p, bool backward);
 void fused_fwd(const FusedProgram *p, const FusedOperand *in, const FusedOperand *out, real *scratch);
 
 /* Accumulates gradients: out[k].grad holds dL/d(output k); in[k].grad (when not
- * NULL) receives dL/d(input k), summed over trials for ROW and SCALAR inputs. */
+ * NULL) receives dL/d(input k), summed over trials for ROW and SCALAR inputs and
+ * over the row for COLUMN inputs (at grad[row * ld]). */
 void fused_vjp(const FusedProgram *p, const FusedOperand *in, const FusedOperand *out, real *scratch);
 
 #endif

@@ -22,7 +22,8 @@
 
 enum {
     LEX_MAX_NEST = 200,      /* ( [ { deeper than this is an error, not a stack overflow */
-    AST_MAX_DEPTH = 2000,    /* expression tree depth; walkers recurse at most this far */
+    AST_MAX_DEPTH = 256,     /* expression tree depth; walkers recurse at most this far
+                                (a statement deeper than this is reported and dropped) */
 };
 
 typedef struct Opener {
@@ -55,7 +56,34 @@ typedef struct LexState {
 
     bool hit_eof_open;         /* input ended inside an open construct: REPL asks for more */
     Node *program;             /* the parse result: statements in program->body */
+
+    bool stmt_bad;             /* an action reported an error (too deep, a chained
+                                  comparison): the statement is dropped, not checked */
+    bool bad_in_stmt;          /* the lexer reported a bad character in this statement:
+                                  a syntax error after it would only repeat that */
+
+    /* The token the parser read last (its lookahead when a syntax error is found),
+     * kept by yylex so error recovery can read it again (lex_recover). */
+    int look_tok;
+    Span look_at;
+    Node *look_node;
+    Name look_name;
+    uint32_t look_prev_end;    /* end of the code before it */
+    uint32_t code_end;         /* end of the last token that was not an end of line */
+    int prev_tok;
+    int replay;                /* 1: inject an end of line, then the lookahead again; 2: the lookahead */
 } LexState;
+
+/* Recovers from a syntax error inside ( or [ opened in the current statement:
+ * forgets the open brackets, so the next end of line ends the statement instead
+ * of the whole rest of the file joining it. When the offending token `bad` (the
+ * lookahead) starts a line below the opener, as in
+ *     print (1 + 2
+ *     let x = 3
+ * an end of line is injected before it and it is read again, so `let x = 3` is
+ * a statement of its own. Returns true in that case, false otherwise (and when
+ * nothing was open). */
+bool lex_recover(LexState *lx, Span bad, bool first_on_line);
 
 /* Parses a whole source file into an AST_PROGRAM-like list (returned node's body).
  * Errors are appended to d; the returned node is never NULL, and holds every

@@ -31,6 +31,9 @@ typedef struct EvalScope {
     int (*lookup)(void *self, Name name, const Node *at, Value *out, Diags *d);
     void *self;
     Arena *arena;
+    /* The declared name a misspelt one may mean (for "did you mean"), or NULL;
+     * the callback may itself be NULL. */
+    const char *(*closest)(void *self, Name name);
 } EvalScope;
 
 /* Evaluates a constant expression. On failure appends an error at the offending
@@ -42,6 +45,12 @@ void value_format(const Value *v, char *buf, size_t n);
 
 /* "a time (ms)" for messages. */
 void value_describe(const Value *v, char *buf, size_t n);
+
+struct Builtin;
+/* Where a built-in that is not a function of numbers belongs, for the message
+ * when one is called elsewhere: "normal is a distribution: use it after ~, as
+ * in w ~ normal(0, 1)". */
+void value_builtin_misuse(const struct Builtin *b, char *buf, size_t n);
 
 /* A count such as a population size: a positive whole number without unit. */
 bool value_as_count(const Value *v, const Node *at, const char *what, int64_t *out, Diags *d);

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+enum { AST_DUMP_DEPTH = 256 };   /* AST_MAX_DEPTH in lex.h, which this file does not include */
+
 static const char *const kind_word[] = {
 #define AST_KIND(kind, fields, word) [kind] = word,
 #include "ast.def"
@@ -40,6 +42,26 @@ void ast_push(Arena *ar, NodeList *l, Node *n)
 
 const char *ast_kind_word(NodeKind k) { return k < AST_KIND_COUNT ? kind_word[k] : "node"; }
 
+const char *ast_article(const char *word)
+{
+    return word && strchr("aeiouAEIOU", word[0]) && word[0] ? "an" : "a";
+}
+
+const char *ast_kind_phrase(NodeKind k)
+{
+    static const char *const phrase[] = {
+#define AST_KIND(kind, fields, word) [kind] = word,
+#include "ast.def"
+#undef AST_KIND
+    };
+    static char buf[AST_KIND_COUNT][40];
+    if (k >= AST_KIND_COUNT)
+        return "a node";
+    if (!buf[k][0])
+        snprintf(buf[k], sizeof buf[k], "%s %s", ast_article(phrase[k]), phrase[k]);
+    return buf[k];
+}
+
 Node *ast_clause(const Node *n, Name word)
 {
     for (int i = 0; i < n->opts.n; i++)
@@ -70,29 +92,54 @@ static const char *op_text(int op)
     }
 }
 
-static void dump_list(const char *label, const NodeList *l, FILE *out)
+static void dump(const Node *n, FILE *out, int depth);
+
+static void dump_list(const char *label, const NodeList *l, FILE *out, int depth)
 {
     if (!l->n)
         return;
     fprintf(out, " (%s", label);
     for (int i = 0; i < l->n; i++) {
         fputc(' ', out);
-        ast_dump(l->v[i], out);
+        dump(l->v[i], out, depth + 1);
     }
     fputc(')', out);
 }
 
-void ast_dump(const Node *n, FILE *out)
+/* A number as its source wrote it (10ms, 1e-3), without the parentheses the
+ * parser may have folded into its span. */
+static void dump_number(const Node *n, FILE *out)
+{
+    if (!n->span.file) {
+        fprintf(out, "%.6g%s", n->num, n->text ? n->text : "");
+        return;
+    }
+    const char *s = n->span.file->text + n->span.off;
+    uint32_t a = 0, b = n->span.len;
+    while (a < b && (s[a] == '(' || s[a] == ' ' || s[a] == '\t' || s[a] == '\n' || s[a] == '\\'))
+        a++;
+    while (b > a && (s[b - 1] == ')' || s[b - 1] == ' ' || s[b - 1] == '\t' || s[b - 1] == '\n'))
+        b--;
+    fwrite(s + a, 1, b - a, out);
+}
+
+static void dump(const Node *n, FILE *out, int depth);
+
+void ast_dump(const Node *n, FILE *out) { dump(n, out, 0); }
+
+static void dump(const Node *n, FILE *out, int depth)
 {
     if (!n) {
         fputs("nil", out);
         return;
     }
+    if (depth > 2 * AST_DUMP_DEPTH) {
+        fputs("...", out);   /* the parser drops deeper statements; this is a guard */
+        return;
+    }
     switch (n->kind) {
     case AST_NUMBER:
-        fprintf(out, "%.6g", n->num);
-        if (n->text && *n->text)
-            fprintf(out, "[%s]", n->text);
+        dump_number(n, out);
         return;
     case AST_STRING:
         fprintf(out, "\"%s\"", n->text);
@@ -122,10 +169,10 @@ void ast_dump(const Node *n, FILE *out)
     int last = n->c ? 3 : n->b ? 2 : n->a ? 1 : 0;
     for (int i = 0; i < last; i++) {
         fputc(' ', out);
-        ast_dump(kids[i], out);
+        dump(kids[i], out, depth + 1);
     }
-    dump_list("list", &n->list, out);
-    dump_list("body", &n->body, out);
-    dump_list("opts", &n->opts, out);
+    dump_list("list", &n->list, out, depth);
+    dump_list("body", &n->body, out, depth);
+    dump_list("opts", &n->opts, out, depth);
     fputc(')', out);
 }

@@ -90,23 +90,30 @@ bool builtin_bind(const char *callee, ParamList params, const Node *call, const 
     for (int i = 0; i < params.n; i++)
         out[i] = NULL;
     int positional = 0;
-    bool named_seen = false;
+    bool named_seen = false, rejected = false;
     for (int k = 0; k < call->list.n; k++) {
         const Node *arg = call->list.v[k];
         if (arg->kind != AST_ARG) {
             if (named_seen) {
                 diag_error(d, arg->span, "a positional argument cannot follow a named one in %s(...)", callee);
                 ok = false;
+                rejected = true;
                 continue;
             }
             if (params.variadic)
                 continue;
             if (positional >= params.n) {
-                if (params.n == 0)
+                if (params.n == 0) {
                     diag_error(d, arg->span, "%s takes no arguments", callee);
-                else
-                    diag_error(d, arg->span, "too many arguments: %s takes %d", callee, params.n);
+                } else {
+                    char list[256] = "";
+                    size_t len = 0;
+                    for (int i = 0; i < params.n && len < sizeof list - 40; i++)
+                        len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "", params.v[i].name);
+                    diag_error(d, arg->span, "too many arguments: %s takes %d (%s)", callee, params.n, list);
+                }
                 ok = false;
+                rejected = true;
                 continue;
             }
             out[positional++] = arg;
@@ -135,6 +142,7 @@ bool builtin_bind(const char *callee, ParamList params, const Node *call, const 
                 diag_error(d, arg->name_span, "%s has no parameter '%s'; its parameters are %s", callee, arg->name, list);
             }
             ok = false;
+            rejected = true;
             continue;
         }
         if (out[at]) {
@@ -149,7 +157,7 @@ bool builtin_bind(const char *callee, ParamList params, const Node *call, const 
             continue;
         if (params.v[i].def) {
             out[i] = params.v[i].def;
-        } else {
+        } else if (!rejected) {   /* a rejected argument was likely meant for it */
             diag_error(d, call->span, "%s needs a value for '%s'", callee, params.v[i].name);
             ok = false;
         }

@@ -9,6 +9,7 @@
  */
 #include "check.h"
 #include "lex.h"
+#include "sample.h"
 #include "xalloc.h"
 
 #include <math.h>
@@ -56,6 +57,17 @@ const char *decl_kind_word(DeclKind k)
         [D_EXTERN] = "extern function",
     };
     return k < D_KIND_COUNT ? words[k] : "declaration";
+}
+
+const char *decl_kind_phrase(DeclKind k)
+{
+    static const char *const phrases[D_KIND_COUNT] = {
+        [D_LET] = "a let", [D_NEURON] = "a neuron", [D_CELL] = "a cell", [D_PLASTICITY] = "a plasticity rule",
+        [D_POPULATION] = "a population", [D_INPUT] = "an input", [D_OUTPUT] = "an output",
+        [D_SYNAPSE] = "a synapse", [D_COST] = "a cost", [D_TASK] = "a task", [D_DATA] = "a data set",
+        [D_EXTERN] = "an extern function",
+    };
+    return k < D_KIND_COUNT ? phrases[k] : "a declaration";
 }
 
 static Decl *env_add(Checker *c, DeclKind kind, Name name, Node *node)
@@ -118,13 +130,15 @@ static int lookup_let(void *self, Name name, const Node *at, Value *out, Diags *
         *out = decl->value;
         return LOOKUP_FOUND;
     }
-    diag_error(d, at->span, "'%s' is a %s, not a constant", name, decl_kind_word(decl->kind));
+    diag_error(d, at->span, "'%s' is %s, not a constant", name, decl_kind_phrase(decl->kind));
     return LOOKUP_FAILED;
 }
 
+static const char *closest_name(void *self, Name name) { return check_closest(self, name, 0); }
+
 bool check_eval(Checker *c, const Node *e, Value *out)
 {
-    EvalScope s = { lookup_let, c, c->arena };
+    EvalScope s = { lookup_let, c, c->arena, closest_name };
     int before = c->diags->errors;
     bool ok = value_eval(&s, e, out, c->diags);
     if (!ok && c->diags->errors == before)
@@ -171,6 +185,8 @@ static bool eval_quantity(Checker *c, const Node *e, Dim want, const char *what,
     Value v;
     if (!check_eval(c, e, &v))
         return false;
+    if (v.kind == V_NUM && e->kind == AST_NUMBER && v.num == 0)
+        v.dim = want;   /* a literal 0 fits any unit; the sign check below still applies */
     if (v.kind != V_NUM || !units_eq(v.dim, want)) {
         char got[96], need[96];
         value_describe(&v, got, sizeof got);
@@ -293,7 +309,7 @@ static bool check_member(Checker *c, const Node *e, ExprPlace place, ExprType *t
         diag_error(c->diags, e->name_span, "%s '%s' has no members; use %s itself", decl_kind_word(d->kind), d->name, d->name);
         return false;
     }
-    diag_error(c->diags, e->a->span, "'%s' is a %s and has no members", d->name, decl_kind_word(d->kind));
+    diag_error(c->diags, e->a->span, "'%s' is %s and has no members", d->name, decl_kind_phrase(d->kind));
     (void)place;
     return false;
 }
@@ -339,7 +355,11 @@ static bool check_index(Checker *c, const Node *e, ExprPlace place, ExprType *t)
                 }
                 hi = (int64_t)v.num;
             }
-            if (n >= 0 && (lo < 0 || hi > n || lo >= hi)) {
+            if (lo >= hi) {
+                diag_error(c->diags, ix->span, "slice %lld:%lld is empty; a slice lo:hi needs lo < hi", (long long)lo, (long long)hi);
+                return false;
+            }
+            if (n >= 0 && (lo < 0 || hi > n)) {
                 diag_error(c->diags, ix->span, "slice %lld:%lld is outside 0:%lld", (long long)lo, (long long)hi, (long long)n);
                 return false;
             }
@@ -376,6 +396,27 @@ static bool check_expr(Checker *c, const Node *e, ExprPlace place, ExprType *t)
             t->rank = 1;
             return true;
         }
+        if (!d && !builtin_lookup(e->name)) {
+            /* the names this place adds come first among the guesses */
+            const char *special[] = { "target", "mask" };
+            const char *near = place == IN_COST ? diag_closest(e->name, special, 2)
+                               : place == IN_PLOT ? diag_closest(e->name, (const char *[]){ "loss" }, 1)
+                               : NULL;
+            if (!near)
+                near = check_closest(c, e->name, 0);
+            if (near)
+                diag_error(c->diags, e->span, "unknown name '%s'; did you mean '%s'?", e->name, near);
+            else
+                diag_error(c->diags, e->span, "unknown name '%s'", e->name);
+            return false;
+        }
+        if (d && d->kind == D_SYNAPSE && place == IN_ANALYSIS) {
+            /* eig J: a synapse stands for its weights, J.w */
+            t->rank = 2;
+            t->dim[0] = d->post->size;
+            t->dim[1] = d->pre->size;
+            return true;
+        }
         if (!d || d->kind == D_LET) {
             Value v;
             if (!check_eval(c, e, &v))
@@ -394,8 +435,10 @@ static bool check_expr(Checker *c, const Node *e, ExprPlace place, ExprType *t)
             t->rank = 0;
             return true;
         default:
-            diag_error(c->diags, e->span, "'%s' is a %s; %s needs a population, a synapse's weights or a value",
-                       e->name, decl_kind_word(d->kind), place_word(place));
+            diag_error(c->diags, e->span, "'%s' is %s; %s needs a population, a synapse's weights or a value",
+                       e->name, decl_kind_phrase(d->kind), place_word(place));
+            if (d->kind == D_SYNAPSE)
+                diag_hint(c->diags, "a synapse's weights are %s.w", d->name);
             return false;
         }
     }
@@ -436,8 +479,25 @@ static bool check_expr(Checker *c, const Node *e, ExprPlace place, ExprType *t)
                 return true;
             }
             if (b && b->kind != B_FUNC) {
-                diag_error(c->diags, e->a->span, "%s is a %s and cannot be used in %s", b->name,
-                           builtin_kind_word(b->kind), place_word(place));
+                char msg[256];
+                value_builtin_misuse(b, msg, sizeof msg);
+                diag_error(c->diags, e->a->span, "%s", msg);
+                return false;
+            }
+            if (!b && !env_lookup(c->env, e->a->name)) {
+                /* msee(z, target) in a cost is a misspelt cost */
+                const char *names[128];
+                int n = 0;
+                for (int i = 0; builtin_at(i) && n < 128; i++)
+                    if (builtin_at(i)->kind == B_FUNC || (place == IN_COST && builtin_at(i)->kind == B_COST))
+                        names[n++] = builtin_at(i)->name;
+                const char *near = diag_closest(e->a->name, names, n);
+                const Builtin *nb = near ? builtin_lookup(intern_cstr(near)) : NULL;
+                const char *what = nb && nb->kind == B_COST ? "cost" : "function";
+                if (near)
+                    diag_error(c->diags, e->a->span, "unknown %s '%s'; did you mean '%s'?", what, e->a->name, near);
+                else
+                    diag_error(c->diags, e->a->span, "unknown function '%s'", e->a->name);
                 return false;
             }
         }
@@ -526,7 +586,7 @@ static const Builtin *check_builtin_call(Checker *c, const Node *e, BuiltinKind 
 {
     const Node *callee = e->kind == AST_CALL ? e->a : e;
     if (callee->kind != AST_NAME) {
-        diag_error(c->diags, e->span, "expected a %s, such as %s", builtin_kind_word(kind),
+        diag_error(c->diags, e->span, "expected %s %s, such as %s", ast_article(builtin_kind_word(kind)), builtin_kind_word(kind),
                    kind == B_OPT ? "adam(lr = 1e-3)" : kind == B_TASK ? "flipflop(bits = 3)" : "normal(0, 1)");
         return NULL;
     }
@@ -554,6 +614,9 @@ static const Builtin *check_builtin_call(Checker *c, const Node *e, BuiltinKind 
         return NULL;
     for (int i = 0; i < b->params.n; i++) {
         Value v;
+        if (b->params.v[i].name == intern_cstr("schedule") && args[i] &&
+            (args[i]->kind == AST_CALL || args[i]->kind == AST_NAME))
+            continue;   /* a call to a schedule, checked as one by check_optimizer */
         if (args[i] && !check_eval(c, args[i], &v))
             return NULL;
     }
@@ -585,8 +648,21 @@ static bool check_optimizer(Checker *c, const Node *e)
         if (p == intern_cstr("schedule")) {
             if (args[i]->kind == AST_CALL || args[i]->kind == AST_NAME) {
                 const Node *sargs[8];
-                if (!check_builtin_call(c, args[i], B_SCHED, sargs))
+                const Builtin *sb = check_builtin_call(c, args[i], B_SCHED, sargs);
+                if (!sb)
                     return false;
+                for (int k = 0; k < sb->params.n; k++) {
+                    double x;
+                    if (!arg_number(c, sargs[k], &x))
+                        return false;
+                    if (x < 0) {
+                        diag_error(c->diags, sargs[k]->span, "%s's '%s' must not be negative", sb->name, sb->params.v[k].name);
+                        return false;
+                    }
+                }
+            } else if (!(args[i]->kind == AST_NUMBER && args[i]->num == 0)) {   /* 0: none */
+                diag_error(c->diags, args[i]->span, "schedule takes a learning-rate schedule, such as cosine(warmup = 100)");
+                return false;
             }
             continue;
         }
@@ -613,8 +689,8 @@ static bool check_task_ref(Checker *c, const Node *e)
         if (d && (d->kind == D_TASK || d->kind == D_DATA))
             return true;
         if (d) {
-            diag_error(c->diags, e->span, "'%s' is a %s; train and evaluate need a task or a data set", e->name,
-                       decl_kind_word(d->kind));
+            diag_error(c->diags, e->span, "'%s' is %s; train and evaluate need a task or a data set", e->name,
+                       decl_kind_phrase(d->kind));
             return false;
         }
     }
@@ -624,35 +700,49 @@ static bool check_task_ref(Checker *c, const Node *e)
 
 /* ---- declarations -------------------------------------------------------- */
 
+/* The -D for name: the last one given wins (-D N=1 -D N=2 sets N to 2), and
+ * every -D of that name counts as used. */
 static const Node *find_define(Checker *c, Name name)
 {
+    const Node *value = NULL;
     for (int i = 0; i < c->ndefines; i++)
         if (c->defines[i].name == name) {
             c->defines[i].used = true;
-            return c->defines[i].value;
+            value = c->defines[i].value;
         }
-    return NULL;
+    return value;
 }
 
+/* let N = 128, or the -D that overrides it. A -D must give the same kind of
+ * value, with the same unit, as the script's own. A rejected -D is reported and
+ * the let is declared with the script's value, so its uses do not cascade. */
 static bool check_let(Checker *c, Node *st)
 {
     const Node *over = find_define(c, st->name);
     Value v;
-    if (!check_eval(c, over ? over : st->a, &v))
-        return false;
-    if (over && v.kind == V_NUM) {
-        Value in_file;
-        if (try_eval(c, st->a, &in_file) && in_file.kind == V_NUM && !units_eq(in_file.dim, v.dim)) {
-            char want[96], got[96];
-            value_describe(&in_file, want, sizeof want);
-            value_describe(&v, got, sizeof got);
-            diag_error(c->diags, over->span, "-D %s gives %s, but the script's %s is %s", st->name, got, st->name, want);
+    if (!over) {
+        if (!check_eval(c, st->a, &v))
             return false;
-        }
+        env_add(c, D_LET, st->name, st)->value = v;
+        return true;
     }
-    Decl *d = env_add(c, D_LET, st->name, st);
-    d->value = v;
-    return true;
+    Value in_file;
+    bool file_ok = check_eval(c, st->a, &in_file);
+    int before = c->diags->errors;
+    bool ok = check_eval(c, over, &v);
+    if (ok && file_ok && (v.kind != in_file.kind || (v.kind == V_NUM && !units_eq(in_file.dim, v.dim)))) {
+        char want[96], got[96];
+        value_describe(&in_file, want, sizeof want);
+        value_describe(&v, got, sizeof got);
+        diag_error(c->diags, over->span, "-D %s gives %s, but the script's %s is %s", st->name, got, st->name, want);
+        ok = false;
+    }
+    if (!ok && c->diags->errors == before)
+        diag_error(c->diags, over->span, "-D %s is not a value", st->name);
+    if (!file_ok)
+        return false;
+    env_add(c, D_LET, st->name, st)->value = ok ? v : in_file;
+    return ok;
 }
 
 static bool check_model_decl(Checker *c, Node *st)
@@ -777,6 +867,27 @@ static bool check_distribution(Checker *c, const Node *call, Dim want, const cha
     return true;
 }
 
+/* The size of a cell's state `state h[n]` for this population, with the cell's
+ * parameters bound as lets. A size that is a parameter given here is reported
+ * at the argument; any other at the cell, with a note at the population. */
+static bool cell_size(Checker *c, const Decl *model, const Node **bound, const VarInfo *var, const Node *pop, int64_t *out)
+{
+    const ModelInfo *info = model->info;
+    const Node *e = var->size;
+    char what[160];
+    snprintf(what, sizeof what, "the size of %s's state %s (%.*s)", model->name, var->name, (int)(e->span.len > 40 ? 40 : e->span.len),
+             e->span.file ? e->span.file->text + e->span.off : "?");
+    int p = e->kind == AST_NAME ? find_param(info, e->name) : -1;
+    if (p >= 0 && bound[p] && bound[p] != info->params[p].def)
+        return eval_count(c, bound[p], what, out);
+    int before = c->diags->errors;
+    if (eval_count(c, e, what, out))
+        return true;
+    if (c->diags->errors > before)
+        diag_note(c->diags, pop->a->span, "in population %s, declared here", pop->name);
+    return false;
+}
+
 static bool check_population(Checker *c, Node *st)
 {
     const Node *call = st->a;
@@ -788,7 +899,7 @@ static bool check_population(Checker *c, Node *st)
     if (!model || (model->kind != D_NEURON && model->kind != D_CELL)) {
         const char *near = check_closest(c, call->a->name, 1u << D_NEURON | 1u << D_CELL);
         if (model)
-            diag_error(c->diags, call->a->span, "'%s' is a %s, not a neuron or cell model", call->a->name, decl_kind_word(model->kind));
+            diag_error(c->diags, call->a->span, "'%s' is %s, not a neuron or cell model", call->a->name, decl_kind_phrase(model->kind));
         else if (near)
             diag_error(c->diags, call->a->span, "unknown neuron model '%s'; did you mean '%s'?", call->a->name, near);
         else
@@ -810,6 +921,21 @@ static bool check_population(Checker *c, Node *st)
         Node rest = *call;
         rest.list.v = call->list.v + 1;
         rest.list.n = call->list.n - 1;
+        int positional = 0;
+        for (int i = 0; i < rest.list.n && rest.list.v[i]->kind != AST_ARG; i++)
+            positional++;
+        if (positional > info->nparams) {
+            char names[256] = "";
+            size_t len = 0;
+            for (int i = 0; i < info->nparams && len < sizeof names - 40; i++)
+                len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", i ? ", " : "", info->params[i].name);
+            if (info->nparams)
+                diag_error(c->diags, rest.list.v[info->nparams]->span, "too many arguments: %s takes the size and %d parameter%s (%s)",
+                           model->name, info->nparams, info->nparams == 1 ? "" : "s", names);
+            else
+                diag_error(c->diags, rest.list.v[0]->span, "too many arguments: %s takes only the size", model->name);
+            return false;
+        }
         ParamList pl = { info->params, info->nparams, false };
         if (!builtin_bind(model->name, pl, &rest, bound, c->diags))
             return false;
@@ -848,11 +974,14 @@ static bool check_population(Checker *c, Node *st)
                 d->value = pv;
             }
         }
-        ok = eval_count(c, size_expr, "a cell size", &size);
         for (int i = 0; ok && i < info->nvars; i++) {
-            int64_t other;
-            if (info->vars[i].size && !eval_count(c, info->vars[i].size, "a state size", &other))
+            int64_t n = 0;
+            if (!info->vars[i].size)
+                continue;
+            if (!cell_size(c, model, bound, &info->vars[i], st, &n))
                 ok = false;
+            else if (info->vars[i].name == info->out)
+                size = n;
         }
         env_rollback(c->env, m);
         c->notice = notice;
@@ -863,8 +992,8 @@ static bool check_population(Checker *c, Node *st)
             if (!src || (src->kind != D_INPUT && src->kind != D_POPULATION)) {
                 const char *near = check_closest(c, st->list.v[i]->name, 1u << D_INPUT | 1u << D_POPULATION);
                 if (src)
-                    diag_error(c->diags, st->list.v[i]->span, "a cell reads inputs or populations; '%s' is a %s",
-                               src->name, decl_kind_word(src->kind));
+                    diag_error(c->diags, st->list.v[i]->span, "a cell reads inputs or populations; '%s' is %s",
+                               src->name, decl_kind_phrase(src->kind));
                 else if (near)
                     diag_error(c->diags, st->list.v[i]->span, "unknown source '%s'; did you mean '%s'?", st->list.v[i]->name, near);
                 else
@@ -995,7 +1124,7 @@ static Decl *synapse_end(Checker *c, const Node *e, bool post, Name *target)
         else if (d && d->kind == D_OUTPUT && !post)
             diag_error(c->diags, name->span, "output '%s' is read by costs, not by synapses; connect from a population", d->name);
         else if (d)
-            diag_error(c->diags, name->span, "'%s' is a %s, not a population", d->name, decl_kind_word(d->kind));
+            diag_error(c->diags, name->span, "'%s' is %s, not a population", d->name, decl_kind_phrase(d->kind));
         else if (near)
             diag_error(c->diags, name->span, "unknown population '%s'; did you mean '%s'?", name->name, near);
         else
@@ -1058,7 +1187,9 @@ static bool check_plastic(Checker *c, const Node *item, const Decl *pre, const D
     Decl *rule = env_lookup(c->env, callee->name);
     if (!rule || rule->kind != D_PLASTICITY) {
         const char *near = check_closest(c, callee->name, 1u << D_PLASTICITY);
-        if (near)
+        if (rule)
+            diag_error(c->diags, callee->span, "'%s' is %s, not a plasticity rule", callee->name, decl_kind_phrase(rule->kind));
+        else if (near)
             diag_error(c->diags, callee->span, "unknown plasticity rule '%s'; did you mean '%s'?", callee->name, near);
         else
             diag_error(c->diags, callee->span, "unknown plasticity rule '%s'", callee->name);
@@ -1106,6 +1237,9 @@ static bool check_synapse(Checker *c, Node *st)
     /* w has unit(post in) / unit(pre output) (DESIGN.md section 1). */
     Dim w_dim;
     Dim post_in = input_dim(post, target);
+    Name syn_name = st->name ? st->name : synapse_default_name(c, pre, post);
+    char post_text[300];
+    snprintf(post_text, sizeof post_text, "%s%s%s", post->name, target ? "." : "", target ? target : "");
     units_div(post_in, output_dim(pre), &w_dim);
     bool ok = true, has_sign = false, has_p = false, one_to_one = false, has_w = false;
     for (int i = 0; i < st->body.n; i++) {
@@ -1127,9 +1261,19 @@ static bool check_synapse(Checker *c, Node *st)
                     break;
                 }
                 Value v;
-                if (!check_eval(c, item->b, &v) || v.kind != V_NUM || !units_is_none(v.dim) || v.num < 0 || v.num > 1 || v.num != v.num) {
-                    if (c->diags->errors == 0 || v.kind == V_NUM)
-                        diag_error(c->diags, item->b->span, "the connection probability p must lie in [0, 1]");
+                if (!check_eval(c, item->b, &v)) {
+                    ok = false;
+                    break;
+                }
+                if (v.kind != V_NUM || !units_is_none(v.dim)) {
+                    char got[96];
+                    value_describe(&v, got, sizeof got);
+                    diag_error(c->diags, item->b->span, "the connection probability p is a number in [0, 1], not %s", got);
+                    ok = false;
+                    break;
+                }
+                if (!(v.num >= 0 && v.num <= 1)) {
+                    diag_error(c->diags, item->b->span, "the connection probability p must lie in [0, 1], not %g", v.num);
                     ok = false;
                     break;
                 }
@@ -1148,8 +1292,8 @@ static bool check_synapse(Checker *c, Node *st)
                 break;
             }
             has_w = true;
-            char what[96];
-            snprintf(what, sizeof what, "%s.%s", st->name ? st->name : "the weight", t->name);
+            char what[300];
+            snprintf(what, sizeof what, "%s.%s", syn_name, t->name);
             if (item->kind == AST_DRAW) {
                 ok = check_distribution(c, item->b, lr ? units_none() : w_dim, what) && ok;
             } else {
@@ -1160,8 +1304,11 @@ static bool check_synapse(Checker *c, Node *st)
                     char need[96], got[96];
                     units_describe(w_dim, NULL, need, sizeof need);
                     value_describe(&v, got, sizeof got);
-                    diag_error(c->diags, item->b->span, "the weight w of %s -> %s is %s; got %s", pre->name, post->name, need, got);
-                    diag_hint(c->diags, "w has the unit of the post population's input divided by the pre population's output");
+                    diag_error(c->diags, item->b->span, "the weight w of %s -> %s is %s; got %s", pre->name, post_text, need, got);
+                    if (target)
+                        diag_hint(c->diags, "w has the unit of the variable it feeds (%s) divided by the pre population's output", post_text);
+                    else
+                        diag_hint(c->diags, "w has the unit of the post population's input divided by the pre population's output");
                     ok = false;
                 }
             }
@@ -1203,8 +1350,7 @@ static bool check_synapse(Checker *c, Node *st)
     (void)has_w;
     if (!ok)
         return false;
-    Name name = st->name ? st->name : synapse_default_name(c, pre, post);
-    Decl *d = env_add(c, D_SYNAPSE, name, st);
+    Decl *d = env_add(c, D_SYNAPSE, syn_name, st);
     d->pre = pre;
     d->post = post;
     d->target = target;
@@ -1544,13 +1690,13 @@ bool check_stmt(Checker *c, Node *st)
     case AST_ANALYSIS:
         return check_analysis(c, st);
     case AST_SAMPLE:
-        return true;
+        return sample_check(c, st);
     case AST_EXPR_STMT: {
         ExprType t;
         return check_expr(c, st->a, IN_PRINT, &t);
     }
     default:
-        diag_error(c->diags, st->span, "a %s cannot stand at the top level", ast_kind_word(st->kind));
+        diag_error(c->diags, st->span, "%s cannot stand at the top level", ast_kind_phrase(st->kind));
         return false;
     }
     return c->diags->errors == errors;

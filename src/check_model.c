@@ -174,10 +174,10 @@ static DimVal unify(Body *b, DimVal x, DimVal y, Span at, const char *verb)
         return k;
     }
     if (x.var == y.var && x.pow2 == y.pow2 && !units_eq(x.known, y.known) && b->report) {
-        char ux[64], uy[64];
-        units_name(x.known, ux, sizeof ux);
-        units_name(y.known, uy, sizeof uy);
-        diag_error(b->c->diags, at, "units do not balance: '%s' times %s on one side, times %s on the other",
+        char ux[96], uy[96];
+        units_describe(x.known, NULL, ux, sizeof ux);
+        units_describe(y.known, NULL, uy, sizeof uy);
+        diag_error(b->c->diags, at, "units do not balance: '%s' is multiplied by %s on one side and by %s on the other",
                    b->vars[x.var].name, ux, uy);
     }
     return x;
@@ -231,9 +231,11 @@ static DimVal infer_builtin_call(Body *b, const Node *e, const Builtin *fn)
         return free_dim();
     }
     if (fn->kind != B_FUNC) {
-        if (b->report)
-            diag_error(b->c->diags, e->a->span, "%s is a %s and cannot be used in an equation",
-                       fn->name, builtin_kind_word(fn->kind));
+        if (b->report) {
+            char msg[256];
+            value_builtin_misuse(fn, msg, sizeof msg);
+            diag_error(b->c->diags, e->a->span, "%s", msg);
+        }
         return free_dim();
     }
     const Node *args[8];
@@ -298,10 +300,15 @@ static DimVal infer_name(Body *b, const Node *e, Name name, bool next)
         if (b->report) {
             const char *near = sym_names_for_hint(b, name);
             if (d)
-                diag_error(b->c->diags, e->span, "'%s' is a %s; an equation can use the %s's parameters, its variables, in, t, dt, xi and lets",
-                           name, decl_kind_word(d->kind), decl_kind_word(b->kind));
-            else if (fn)
-                diag_error(b->c->diags, e->span, "'%s' is a built-in %s; call it, as in %s(x)", name, builtin_kind_word(fn->kind), name);
+                diag_error(b->c->diags, e->span, "'%s' is %s; an equation can use the %s's parameters, its variables, in, t, dt, xi and lets",
+                           name, decl_kind_phrase(d->kind), decl_kind_word(b->kind));
+            else if (fn && fn->kind == B_FUNC)
+                diag_error(b->c->diags, e->span, "'%s' is a built-in function; call it, as in %s(x)", name, name);
+            else if (fn) {
+                char msg[256];
+                value_builtin_misuse(fn, msg, sizeof msg);
+                diag_error(b->c->diags, e->span, "%s", msg);
+            }
             else if (near)
                 diag_error(b->c->diags, e->span, "unknown name '%s'; did you mean '%s'?", name, near);
             else
@@ -333,7 +340,8 @@ static DimVal infer(Body *b, const Node *e)
         return infer_name(b, e, e->name, true);
     case AST_DERIV: {
         Sym *s = find_sym(b, e->name);
-        if (!s || s->kind != S_VAR) {
+        bool weight = b->kind == D_PLASTICITY && e->name == intern_cstr("w");   /* tau_w * dw/dt = ... */
+        if (!s || (s->kind != S_VAR && !weight)) {
             if (b->report)
                 diag_error(b->c->diags, e->span, "d%s/dt can only appear on the left of %s's own equation", e->name, e->name);
             return free_dim();
@@ -432,15 +440,23 @@ static DimVal infer(Body *b, const Node *e)
         }
         return infer_builtin_call(b, e, fn);
     }
-    case AST_INDEX:
     case AST_MEMBER:
+        if (b->report && e->a->kind == AST_NAME && b->kind != D_PLASTICITY)
+            diag_error(b->c->diags, e->span,
+                       "another population's variable (%.*s) cannot be used in %s's equations; synapses carry values between populations",
+                       (int)e->span.len, e->span.file->text + e->span.off, decl_kind_phrase(b->kind));
+        else if (b->report)
+            diag_error(b->c->diags, e->span, "%.*s cannot be used in a plasticity rule; it sees pre, post, w, its traces and parameters",
+                       (int)(e->span.len > 60 ? 60 : e->span.len), e->span.file->text + e->span.off);
+        return free_dim();
+    case AST_INDEX:
     case AST_LIST:
     case AST_SLICE:
     case AST_VS:
     case AST_ARG:
     default:
         if (b->report)
-            diag_error(b->c->diags, e->span, "a %s cannot be used in an equation", ast_kind_word(e->kind));
+            diag_error(b->c->diags, e->span, "%s cannot be used in an equation", ast_kind_phrase(e->kind));
         return free_dim();
     }
 }
@@ -511,6 +527,8 @@ static int declare_var(Body *b, Name name, VarKind kind, const Node *eq, Span at
     return -2;   /* new: the caller appends it */
 }
 
+static const char *misplaced(const Body *b, const Node *st, char *buf, size_t n);
+
 /* Collects the variables the body defines, so an alias may be used above its
  * line, and records each equation's kind. */
 static bool collect(Body *b)
@@ -522,6 +540,9 @@ static bool collect(Body *b)
     bool ok = true;
     for (int i = 0; i < b->decl->body.n; i++) {
         const Node *st = b->decl->body.v[i];
+        char buf[256];
+        if (st->kind != AST_EQUATION && misplaced(b, st, buf, sizeof buf))
+            continue;   /* reported by check_placement; a misplaced dh/dt still defines h */
         Name names[64];
         VarKind kinds[64];
         const Node *eqs[64], *sizes[64];
@@ -636,6 +657,27 @@ static void infer_statement(Body *b, const Node *st)
         DimVal lhs = weight_update ? sym_dim(b, find_sym(b, intern_cstr("w"))) : infer(b, st->a);
         DimVal rhs = infer(b, st->b);
         int before = d->errors;
+        DimVal l = resolve(b, lhs), r = resolve(b, rhs);
+        if (b->report && dv && !coef && l.k == DV_KNOWN && r.k == DV_KNOWN && !units_eq(l.known, r.known)) {
+            /* dx/dt = -x: a rate on the left, so the time constant is missing */
+            char left[112], right[96], var[96];
+            describe(b, r, right, sizeof right);
+            Dim t = units_time(), xd;
+            units_mul(l.known, t, &xd);
+            if (units_is_none(xd))
+                snprintf(left, sizeof left, "1/s");
+            else {
+                units_name(xd, var, sizeof var);
+                snprintf(left, sizeof left, "%s/s", var);
+            }
+            diag_error(d, st->span, "the two sides differ: d%s/dt is in %s on the left, %s on the right", dv->name, left, right);
+            if (st->b->span.len <= 60)
+                diag_hint(d, "the time constant is missing: write tau * d%s/dt = %.*s", dv->name, (int)st->b->span.len,
+                          st->b->span.file->text + st->b->span.off);
+            else
+                diag_hint(d, "the time constant is missing: write tau * d%s/dt = ...", dv->name);
+            break;
+        }
         unify(b, lhs, rhs, st->span, "equate");
         if (b->report && d->errors > before && coef && dv) {
             DimVal c = resolve(b, infer(b, coef));
@@ -667,8 +709,16 @@ static void infer_statement(Body *b, const Node *st)
             }
         }
         if (st->b) {
-            DimVal t = infer(b, st->b);
-            unify(b, t, known(units_time(), NULL), st->b->span, "compare");
+            DimVal t = resolve(b, infer(b, st->b));
+            if (t.k == DV_KNOWN && !units_eq(t.known, units_time())) {
+                if (b->report) {
+                    char got[96];
+                    describe(b, t, got, sizeof got);
+                    diag_error(d, st->b->span, "the refractory period must be a time, not %s", got);
+                }
+            } else {
+                unify(b, t, known(units_time(), NULL), st->b->span, "compare");
+            }
         }
         break;
     case AST_TRACE:
@@ -703,62 +753,62 @@ static void infer_statement(Body *b, const Node *st)
     }
 }
 
+/* What is wrong with a statement that does not belong in this kind of body, or
+ * a form only some bodies allow (in buf), or NULL when it is in its place. */
+static const char *misplaced(const Body *b, const Node *st, char *buf, size_t n)
+{
+    switch (st->kind) {
+    case AST_INIT:
+    case AST_DRAW:
+        return "initial values and draws belong in a population's or synapse's { }";
+    case AST_FLAG:
+    case AST_SIGN:
+    case AST_PLASTIC:
+        return "synapse options belong in a synapse's { }";
+    case AST_TRACE:
+    case AST_ON:
+    case AST_CONSTRAIN:
+        return b->kind != D_PLASTICITY ? "traces, spike events and constraints belong in a plasticity rule" : NULL;
+    case AST_SPIKE:
+        return b->kind != D_NEURON ? "'spike when' belongs in a neuron" : NULL;
+    case AST_STATE:
+    case AST_OUT:
+    case AST_GATE:
+        return b->kind == D_PLASTICITY ? "state, out and gate belong in a neuron or a cell" : NULL;
+    case AST_UPDATE:
+        return "updates such as x += 1 belong after 'reset' or inside 'on pre spike { }'";
+    case AST_EXPR_STMT:
+        if (b->kind != D_PLASTICITY || st->a->kind != AST_CALL || st->a->a->kind != AST_NAME ||
+            st->a->a->name != intern_cstr("clip"))
+            return "an expression alone does nothing here; an equation needs '='";
+        return NULL;
+    case AST_EQUATION:
+        if (b->kind == D_CELL) {
+            const Node *coef, *dv = derivative_of(st->a, &coef);
+            if (dv) {
+                snprintf(buf, n, "a cell steps in discrete time: write %s' = ..., not d%s/dt", dv->name, dv->name);
+                return buf;
+            }
+        }
+        return NULL;
+    default:
+        return NULL;
+    }
+}
+
 /* Statements that do not belong in this kind of body, and forms that only some
- * bodies allow. Reported once, before inference. */
+ * bodies allow. Reported once, before inference; collect skips them. */
 static bool check_placement(Body *b)
 {
     Diags *d = b->c->diags;
     bool ok = true;
-    const char *where = decl_kind_word(b->kind);
+    const char *where = decl_kind_phrase(b->kind);
     for (int i = 0; i < b->decl->body.n; i++) {
         const Node *st = b->decl->body.v[i];
-        const char *bad = NULL;
-        switch (st->kind) {
-        case AST_INIT:
-        case AST_DRAW:
-            bad = "initial values and draws belong in a population's or synapse's { }";
-            break;
-        case AST_FLAG:
-        case AST_SIGN:
-        case AST_PLASTIC:
-            bad = "synapse options belong in a synapse's { }";
-            break;
-        case AST_TRACE:
-        case AST_ON:
-        case AST_CONSTRAIN:
-            if (b->kind != D_PLASTICITY)
-                bad = "traces, spike events and constraints belong in a plasticity rule";
-            break;
-        case AST_SPIKE:
-            if (b->kind != D_NEURON)
-                bad = "'spike when' belongs in a neuron";
-            break;
-        case AST_STATE:
-        case AST_OUT:
-        case AST_GATE:
-            if (b->kind == D_PLASTICITY)
-                bad = "state, out and gate belong in a neuron or a cell";
-            break;
-        case AST_UPDATE:
-            bad = "updates such as x += 1 belong after 'reset' or inside 'on pre spike { }'";
-            break;
-        case AST_EXPR_STMT:
-            if (b->kind != D_PLASTICITY || st->a->kind != AST_CALL || st->a->a->kind != AST_NAME ||
-                st->a->a->name != intern_cstr("clip"))
-                bad = "an expression alone does nothing here; an equation needs '='";
-            break;
-        case AST_EQUATION:
-            if (b->kind == D_CELL) {
-                const Node *coef;
-                if (derivative_of(st->a, &coef))
-                    bad = "a cell steps in discrete time: write c' = ..., not dc/dt";
-            }
-            break;
-        default:
-            break;
-        }
+        char buf[256];
+        const char *bad = misplaced(b, st, buf, sizeof buf);
         if (bad) {
-            diag_error(d, st->span, "%s (this is a %s)", bad, where);
+            diag_error(d, st->span, "%s (this is %s)", bad, where);
             ok = false;
         }
     }
@@ -807,6 +857,10 @@ static void add_builtin_syms(Body *b)
             s = add_sym(b, intern_cstr(signals[i]), S_SIGNAL);
             s->var = add_var(b, s->name, false);
         }
+        /* constrain l2(row) = 1: a post neuron's row of weights, in w's unit */
+        int w = find_sym(b, intern_cstr("w"))->var;
+        s = add_sym(b, intern_cstr("row"), S_SIGNAL);
+        s->var = w;
     }
 }
 
@@ -871,7 +925,7 @@ ModelInfo *check_model_body(Checker *c, Node *decl)
     }
     add_builtin_syms(&b);
     add_param_syms(&b, NULL);
-    check_placement(&b);
+    bool placed = check_placement(&b);
     collect(&b);
 
     for (int i = 0; i < decl->body.n; i++) {
@@ -905,7 +959,7 @@ ModelInfo *check_model_body(Checker *c, Node *decl)
             diag_error(c->diags, v->at, "'%s' is updated but not declared: add it to the cell's state, as in state %s[n]",
                        v->name, v->name);
     }
-    if (info->continuous && info->discrete)
+    if (info->continuous && info->discrete && placed)   /* a cell's dc/dt is reported as misplaced */
         diag_error(c->diags, decl->name_span, "%s mixes continuous time (dx/dt) and discrete time (x'); use one", decl->name);
     if (b.kind == D_CELL && !info->out)
         diag_error(c->diags, decl->name_span, "cell %s needs 'out h' to say which state the next layer reads", decl->name);
@@ -943,10 +997,28 @@ bool check_rule_units(Checker *c, const Decl *rule, const Node **args, Dim pre, 
         Sym *s = add_sym(&b, info.vars[i].name, S_VAR);
         s->var = add_var(&b, s->name, true);
     }
-    int before = c->diags->errors;
+    /* Each error in the rule gets the note that says which synapse it is about
+     * (diags_print keeps a note with the error before it). */
+    Diags local;
+    diags_init(&local);
+    Diags *real = c->diags;
+    c->diags = &local;
     run_inference(&b);
-    if (c->diags->errors > before)
-        diag_note(c->diags, at, "in plasticity rule %s as attached here", rule->name);
+    c->diags = real;
+    for (int i = 0; i < local.n; i++) {
+        const Diag *g = &local.v[i];
+        if (g->level == DIAG_NOTE)
+            diag_note(real, g->span, "%s", g->msg);
+        else if (g->level == DIAG_WARNING)
+            diag_warning(real, g->span, "%s", g->msg);
+        else
+            diag_error(real, g->span, "%s", g->msg);
+        if (g->hint)
+            diag_hint(real, "%s", g->hint);
+        if (g->level == DIAG_ERROR)
+            diag_note(real, at, "in plasticity rule %s as attached here", rule->name);
+    }
+    diags_fini(&local);
     body_fini(&b);
     return c->diags->errors == errors;
 }

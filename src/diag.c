@@ -183,6 +183,24 @@ static char *vformat(const char *fmt, va_list ap)
     return p;
 }
 
+enum { MSG_HEAD = 160, MSG_TAIL = 100 };   /* a message quoting a 10 MB name is cut */
+
+/* Cuts the middle out of a very long message, at character boundaries. */
+static char *shorten(char *msg)
+{
+    size_t n = strlen(msg);
+    if (n <= MSG_HEAD + MSG_TAIL + 3)
+        return msg;
+    size_t head = MSG_HEAD, tail = n - MSG_TAIL;
+    while (head > 0 && ((unsigned char)msg[head] & 0xC0) == 0x80)
+        head--;
+    while (tail < n && ((unsigned char)msg[tail] & 0xC0) == 0x80)
+        tail++;
+    memcpy(msg + head, "...", 3);
+    memmove(msg + head + 3, msg + tail, n - tail + 1);
+    return msg;
+}
+
 static void add(Diags *d, DiagLevel level, Span at, const char *fmt, va_list ap)
 {
     if (level == DIAG_ERROR) {
@@ -200,7 +218,7 @@ static void add(Diags *d, DiagLevel level, Span at, const char *fmt, va_list ap)
         d->cap = d->cap ? d->cap * 2 : 8;
         d->v = xrealloc(d->v, (size_t)d->cap * sizeof *d->v);
     }
-    d->v[d->n++] = (Diag){ level, at, vformat(fmt, ap), NULL };
+    d->v[d->n++] = (Diag){ level, at, shorten(vformat(fmt, ap)), NULL };
 }
 
 void diag_error(Diags *d, Span at, const char *fmt, ...)
@@ -283,7 +301,9 @@ static void put_pad(FILE *out, const char *s, size_t a, size_t b)
     }
 }
 
-void diag_print_one(const Diag *g, FILE *out, bool color)
+/* Writes one diagnostic into out (a memory stream: stderr is unbuffered, and a
+ * caret line written a character at a time would be one system call each). */
+static void format_one(const Diag *g, FILE *out, bool color)
 {
     static const char *const label[] = { "error", "warning", "note" };
     static const char *const tint[] = { "\033[1;31m", "\033[1;35m", "\033[1;36m" };
@@ -312,9 +332,11 @@ void diag_print_one(const Diag *g, FILE *out, bool color)
         if (off0 - start > WINDOW)
             from = off0 - WINDOW / 2;
         if (to - from > 2 * WINDOW)
-            to = (span_end > from + 2 * WINDOW) ? span_end : from + 2 * WINDOW;
+            to = from + 2 * WINDOW;
         if (to > end)
             to = end;
+        while (to < end && ((unsigned char)f->text[to] & 0xC0) == 0x80)
+            to++;
         while (from > start && ((unsigned char)f->text[from] & 0xC0) == 0x80)
             from--;
         char num[16];
@@ -327,19 +349,78 @@ void diag_print_one(const Diag *g, FILE *out, bool color)
         fprintf(out, "%*s | %s", w, "", from > start ? "   " : "");
         put_pad(out, f->text, from, off0);
         fputs(color ? tint[g->level] : "", out);
-        size_t carets = span_end > off0 ? (size_t)utf8_chars(f->text + off0, span_end - off0) : 1;
+        /* carets under the shown part of the span only */
+        size_t shown_end = span_end < to ? span_end : to;
+        size_t carets = shown_end > off0 ? (size_t)utf8_chars(f->text + off0, shown_end - off0) : 1;
         for (size_t i = 0; i < carets; i++)
             fputc('^', out);
-        fprintf(out, "%s\n", off);
+        fprintf(out, "%s%s\n", span_end > to && to < end ? "..." : "", off);
     }
     if (g->hint)
         fprintf(out, "%shint:%s %s\n", color ? "\033[1;32m" : "", off, g->hint);
 }
 
-void diags_print(const Diags *d, FILE *out, bool color)
+void diag_print_one(const Diag *g, FILE *out, bool color)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem) {
+        format_one(g, out, color);
+        return;
+    }
+    format_one(g, mem, color);
+    fclose(mem);
+    fwrite(text, 1, len, out);
+    free(text);
+}
+
+/* Rank of a diagnostic's file: files in the order they first appear, so the
+ * sort keeps a module's errors together, before or after the script's. */
+static int file_rank(const Diags *d, const SourceFile *f)
 {
     for (int i = 0; i < d->n; i++)
-        diag_print_one(&d->v[i], out, color);
+        if (d->v[i].span.file == f)
+            return i;
+    return d->n;
+}
+
+typedef struct Group {
+    int first, n;        /* an error or warning and the notes after it */
+    int rank;
+    uint32_t off;
+} Group;
+
+static int group_cmp(const void *pa, const void *pb)
+{
+    const Group *a = pa, *b = pb;
+    if (a->rank != b->rank)
+        return a->rank < b->rank ? -1 : 1;
+    if (a->off != b->off)
+        return a->off < b->off ? -1 : 1;
+    return a->first < b->first ? -1 : a->first > b->first;   /* stable */
+}
+
+/* Prints in source order: the parser reports its errors before the checker
+ * reports any, but a reader wants a file's errors line by line. A note stays
+ * with the error before it; diagnostics without a location keep their order
+ * among themselves, ranked as a file of their own. */
+void diags_print(const Diags *d, FILE *out, bool color)
+{
+    Group *groups = xmalloc((size_t)(d->n ? d->n : 1) * sizeof *groups);
+    int ng = 0;
+    for (int i = 0; i < d->n; i++) {
+        if (d->v[i].level == DIAG_NOTE && ng > 0) {
+            groups[ng - 1].n++;
+            continue;
+        }
+        groups[ng++] = (Group){ i, 1, file_rank(d, d->v[i].span.file), d->v[i].span.off };
+    }
+    qsort(groups, (size_t)ng, sizeof *groups, group_cmp);
+    for (int g = 0; g < ng; g++)
+        for (int i = groups[g].first; i < groups[g].first + groups[g].n; i++)
+            diag_print_one(&d->v[i], out, color);
+    free(groups);
     if (d->dropped)
         fprintf(out, "cajal: %d more error%s not shown\n", d->dropped, d->dropped == 1 ? "" : "s");
 }
@@ -379,6 +460,8 @@ const char *diag_closest(const char *name, const char *const *candidates, int n)
         if (!candidates[i] || strcmp(candidates[i], name) == 0)
             continue;
         int dist = edit_distance(name, candidates[i], limit);
+        if (dist >= (int)strlen(name))
+            continue;   /* 'b' for 'N' replaces the whole name: no guess */
         if (dist < best_d) {
             best_d = dist;
             best = candidates[i];

@@ -1,7 +1,14 @@
-/* episode.c: a batch forward and backward through the unrolled model (episode.h). */
+/* episode.c: a batch forward and backward through the unrolled model (episode.h).
+ *
+ * Training's episodes run the plastic synapses' rules in the forward pass
+ * (plasticity.h); the backward pass puts back, step by step, the weights each
+ * step used. Evaluation runs with the rules off: it measures the network as it is.
+ */
 #include "episode.h"
+#include "plasticity.h"
 #include "xalloc.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,14 +51,40 @@ bool episode_init(Episode *e, Model *m, const Env *env, const EpisodeSpec *spec,
             return false;
         }
     }
+    /* Training runs the plastic synapses' rules; they read values the plan keeps. */
+    e->weights = xcalloc((size_t)(e->costs.n * e->steps + 1), sizeof *e->weights);
+    Plasticity *pl = NULL;
+    if (spec->backward) {
+        bool ok = true;
+        PlasticitySpec pspec = { .batch = spec->batch, .steps = spec->steps, .dt = spec->dt, .store = true,
+                                 .costs = &e->costs, .cost_weights = e->weights };
+        pl = plasticity_new(m, env, &e->g, &pspec, d, at, &ok);
+        if (!ok) {
+            episode_fini(e);
+            return false;
+        }
+        const int *extra;
+        int nextra = plasticity_wanted(pl, &extra);
+        e->wanted = xrealloc(e->wanted, (size_t)(e->nwanted + nextra + 1) * sizeof *e->wanted);
+        for (int k = 0; k < nextra; k++)
+            e->wanted[e->nwanted++] = extra[k];
+    }
     PlanSpec ps = { .batch = spec->batch, .steps = spec->steps, .store = spec->backward, .wanted = e->wanted,
                     .nwanted = e->nwanted, .own_inputs = true, .dt = spec->dt };
     char tag[64];
     snprintf(tag, sizeof tag, "noise#train");
     ps.noise = model_stream(m, tag);
     if (!plan_build(&e->plan, &e->g, &ps, d, at)) {
+        plasticity_free(pl);
         episode_fini(e);
         return false;
+    }
+    if (pl) {
+        e->plastic = pl;
+        if (!plasticity_bind(pl, &e->plan, d, at)) {
+            episode_fini(e);
+            return false;
+        }
     }
     if (spec->backward) {
         if (!model_alloc_grads(m, d, at)) {
@@ -70,7 +103,6 @@ bool episode_init(Episode *e, Model *m, const Env *env, const EpisodeSpec *spec,
         }
         e->bw.window = spec->window;
     }
-    e->weights = xcalloc((size_t)(e->costs.n * e->steps + 1), sizeof *e->weights);
     e->terms = xcalloc((size_t)e->costs.n + 1, sizeof *e->terms);
     e->seed = xcalloc((size_t)e->costs.n + 1, sizeof *e->seed);
     e->seed_node = xcalloc((size_t)e->costs.n + 1, sizeof *e->seed_node);
@@ -79,6 +111,8 @@ bool episode_init(Episode *e, Model *m, const Env *env, const EpisodeSpec *spec,
 
 void episode_fini(Episode *e)
 {
+    plasticity_free(e->plastic);
+    e->plastic = NULL;
     if (e->backward && e->bw.plan)
         autodiff_fini(&e->bw);
     if (e->plan.g)
@@ -134,10 +168,19 @@ double episode_forward(Episode *e)
     for (int k = 0; k < e->costs.n; k++)
         cost_step_weights(&e->costs, k, k < e->costs.n ? e->steps : 0, e->dt, mask.data ? &mask : NULL, e->weights + k * T);
     plan_prepare(&e->plan);
+    Plasticity *pl = e->plastic;
+    plasticity_start(pl);
     for (int k = 0; k < e->costs.n; k++)
         e->terms[k] = 0;
     for (int64_t t = 0; t < T; t++) {
-        plan_step(&e->plan, t);
+        if (!pl) {
+            plan_step(&e->plan, t);
+        } else if (!plasticity_step(pl, &e->plan, t)) {
+            /* a rule blew a weight up: reported, the weights from before kept */
+            plasticity_finish(pl);
+            e->loss = NAN;
+            return e->loss;
+        }
         if (e->outputs && e->output_node >= 0) {
             int64_t ld, n = e->outputs->dim[2];
             const real *y = plan_value(&e->plan, e->output_node, t, &ld, NULL);
@@ -152,6 +195,7 @@ double episode_forward(Episode *e)
                 e->terms[k] += w * *plan_value(&e->plan, e->costs.terms[k].node, t, NULL, NULL);
         }
     }
+    plasticity_finish(pl);
     e->loss = 0;
     for (int k = 0; k < e->costs.n; k++) {
         if (e->costs.terms[k].constant)
@@ -164,6 +208,7 @@ double episode_forward(Episode *e)
 void episode_backward(Episode *e)
 {
     const int64_t T = e->steps;
+    Plasticity *pl = e->plastic;
     autodiff_zero(&e->bw);
     for (int k = 0; k < e->costs.n; k++)
         if (e->costs.terms[k].constant)
@@ -177,7 +222,9 @@ void episode_backward(Episode *e)
                 e->seed[n++] = (real)w;
             }
         }
+        plasticity_rewind(pl, t);
         autodiff_step(&e->bw, t, e->seed_node, e->seed, n);
     }
     autodiff_finish(&e->bw);
+    plasticity_rewind(pl, -1);
 }

@@ -346,7 +346,13 @@ static void summary(const Tensor *t, FILE *out)
         hi = v > hi ? v : hi;
     }
     int64_t n = t->size - nonfinite;
-    double mean = n ? sum / (double)n : NAN, var = n ? sq / (double)n - mean * mean : NAN;
+    double mean = n ? sum / (double)n : NAN, var = 0;
+    /* a second pass: sq/n - mean^2 cancels badly for nearly constant values */
+    for (int64_t i = 0; i < t->size; i++)
+        if (isfinite(t->data[i]))
+            var += (t->data[i] - mean) * (t->data[i] - mean);
+    var = n ? var / (double)n : NAN;
+    (void)sq;
     fprintf(out, "mean %.4g  std %.4g  min %.4g  max %.4g", mean, sqrt(var > 0 ? var : 0), lo, hi);
     if (nonfinite)
         fprintf(out, "  (%lld not finite)", (long long)nonfinite);

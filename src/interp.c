@@ -9,6 +9,7 @@
 #include "lex.h"
 #include "pending.h"
 #include "plot_stmt.h"
+#include "sample.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -271,7 +272,7 @@ static bool run_stmt(Interp *in, Node *st)
     case AST_ANALYSIS:
         return pending_stop(&in->diags, st->span, st->name, PENDING_ANALYSIS);
     case AST_SAMPLE:
-        return pending_stop(&in->diags, st->span, "sample", PENDING_SAMPLE);
+        return sample_stmt(&in->rt, &in->env, st, in->out, &in->diags);
     case AST_DATA:
         return data_stmt(&in->rt, &in->env, st, &in->diags);
     case AST_EXTERN:

@@ -206,6 +206,7 @@ static int own_label(Lower *L, const char *a, const char *b, int node)
 }
 
 static int value_of(Lower *L, Stage *s, int pop, int var, Span at);
+static int next_of(Lower *L, Stage *s, int pop, int var, Span at);
 
 static int in_of(Lower *L, Stage *s, int pop, Span at)
 {
@@ -250,7 +251,17 @@ static int pop_output(Lower *L, Stage *s, int pop, Span at)
     int v = var_index(p->info, p->info->out);
     if (v < 0)
         return fail(L, at, "this population has no output for synapses to read");
-    return value_of(L, s, pop, v, at);
+    /* A cell's output is its state after this step's input, as nn.LSTM's is;
+     * cells take no synapses, so reading h' here closes no loop. */
+    int out = p->model->kind == D_CELL && p->info->vars[v].kind == VAR_STATE ? next_of(L, s, pop, v, at)
+                                                                                : value_of(L, s, pop, v, at);
+    /* An output computed from time and constants alone (r = sin(2 * pi * f * t))
+     * is one number: give it the population's size for the synapses. */
+    if (out >= 0 && (L->g->nodes[out].shape.rank != 1 || L->g->nodes[out].shape.dim[0] != p->n)) {
+        OpAttr attr = { .shape = { 1, { p->n } } };
+        out = opn(L, OP_BROADCAST, &attr, 1, &out, at);
+    }
+    return out;
 }
 
 static int port_value(Lower *L, Stage *s, PortRef p, Span at)

@@ -121,7 +121,12 @@ int main(int argc, char **argv)
             value = a + 2;
         } else if (takes) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "cajal: %s needs a value\n", a);
+                if (!strcmp(a, "--dump-ast"))
+                    fprintf(stderr, "cajal: --dump-ast needs a file: cajal --dump-ast model.cajal\n");
+                else if (!strcmp(a, "-I"))
+                    fprintf(stderr, "cajal: -I needs a folder: cajal -I modules model.cajal\n");
+                else
+                    fprintf(stderr, "cajal: %s needs a value\n", a);
                 free(snippets);
                 return finish(&in, EXIT_USAGE);
             }

@@ -125,7 +125,7 @@ static bool bind_args(Checker *c, const Node *st, SampleArgs *a)
                 e = e->a;
             }
             if (arg[at]) {
-                diag_error(d, e->span, "%s is given twice", PARAMS[at]);
+                diag_error(d, e->span, "%s is given twice in %s(...)", PARAMS[at], a->set->name);
                 return false;
             }
             arg[at] = e;
@@ -164,8 +164,7 @@ static bool bind_args(Checker *c, const Node *st, SampleArgs *a)
         if (!plain_number(c, arg[P_TEMPERATURE], "temperature", &x))
             return false;
         if (!(x > 0) || !isfinite(x)) {
-            diag_error(d, arg[P_TEMPERATURE]->span, "temperature must be greater than 0, not %g", x);
-            diag_hint(d, "1 samples the model's own distribution; lower values (0.5) are more conservative");
+            diag_error(d, arg[P_TEMPERATURE]->span, "temperature must be greater than 0 (1 samples the model's own distribution), not %g", x);
             return false;
         }
         a->temperature = x;
@@ -186,7 +185,9 @@ static bool check_set(Checker *c, const Node *name)
         return false;
     }
     if (decl->kind != D_DATA) {
-        diag_error(c->diags, name->span, "'%s' is a %s; sample needs a text data set", name->name, decl_kind_word(decl->kind));
+        const char *kind = decl_kind_word(decl->kind);
+        diag_error(c->diags, name->span, "'%s' is %s %s, not a data set; sample needs a text data set", name->name,
+                   strchr("aeiou", kind[0]) ? "an" : "a", kind);
         return false;
     }
     const Node *reader = decl->node->a;
@@ -282,8 +283,8 @@ bool sample_stmt(Runtime *rt, const Env *env, const Node *st, FILE *out, Diags *
         if (data_char_index(ds, (unsigned char)a.prompt[k]) < 0) {
             char ch[8];
             show_char((unsigned char)a.prompt[k], ch, sizeof ch);
-            diag_error(d, a.prompt_at, "the prompt's character '%s' (at %lld) never occurs in '%s', so the model has no input for it",
-                       ch, (long long)k, a.set->name);
+            diag_error(d, a.prompt_at, "the prompt's character '%s' never occurs in the text of '%s', so the model has no input for it",
+                       ch, a.set->name);
             ok = false;
         }
     ok = ok && runtime_model(rt, env, d, st->span) && check_model(rt->model, info, a.set, d);

@@ -7,11 +7,13 @@
  * with `continue`), builds the step graph and its plan, allocates everything,
  * and only then enters the time loop, which allocates nothing. States are
  * checked for NaN and Inf every so often and at the end, so a run that diverges
- * says where, and keeps its recordings up to there.
+ * says where, and keeps its recordings up to there. Plastic synapses change in
+ * the loop (plasticity.h); a rule that blows a weight up stops the run there.
  */
 #include "data.h"
 #include "lower.h"
 #include "plan.h"
+#include "plasticity.h"
 #include "runtime.h"
 #include "xalloc.h"
 
@@ -255,15 +257,32 @@ bool simulate_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
             ok = false;
         }
     }
+    /* Plastic synapses: their rules read values the plan must keep. */
+    Plasticity *pl = NULL;
+    int nwanted = nrec;
+    if (ok) {
+        PlasticitySpec pspec = { .batch = B, .steps = T, .dt = c.dt };
+        pl = plasticity_new(m, env, &g, &pspec, d, st->span, &ok);
+        const int *extra;
+        int nextra = plasticity_wanted(pl, &extra);
+        wanted = xrealloc(wanted, (size_t)(nrec + nextra + 1) * sizeof *wanted);
+        for (int k = 0; k < nextra; k++)
+            wanted[nwanted++] = extra[k];
+    }
     Plan plan;
-    PlanSpec ps = { .batch = B, .steps = T, .wanted = wanted, .nwanted = nrec, .dt = c.dt,
+    PlanSpec ps = { .batch = B, .steps = T, .wanted = wanted, .nwanted = nwanted, .dt = c.dt,
                     .t0 = c.carry_on ? rt->t_end : 0 };
     char noise_name[64];
     snprintf(noise_name, sizeof noise_name, "noise#%llu", (unsigned long long)m->runs);
     ps.noise = model_stream(m, noise_name);
     if (ok)
         ok = plan_build(&plan, &g, &ps, d, st->span);
+    if (ok && pl && !plasticity_bind(pl, &plan, d, st->span)) {
+        plan_fini(&plan);
+        ok = false;
+    }
     if (!ok) {
+        plasticity_free(pl);
         free(wanted);
         free(names);
         graph_fini(&g);
@@ -287,6 +306,8 @@ bool simulate_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
         ok = init_states(rt, env, &plan, &g, B, c.carry_on, d);
     if (ok) {
         plan_prepare(&plan);
+        plasticity_start(pl);
+        bool rule_failed = false;
         long allocs = xalloc_count;
         double start = now_seconds(), last_print = start;
         bool showed = false;
@@ -294,7 +315,10 @@ bool simulate_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
         int bad = -1;
         int64_t bad_index = 0;
         for (; t < T; t++) {
-            plan_step(&plan, t);
+            if (pl)
+                rule_failed = !plasticity_step(pl, &plan, t);
+            else
+                plan_step(&plan, t);
             if (t % every == 0) {
                 times->data[sample] = (real)(ps.t0 + (double)t * c.dt);
                 for (int k = 0; k < nrec; k++) {
@@ -307,6 +331,8 @@ bool simulate_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
                 }
                 sample++;
             }
+            if (rule_failed)
+                break;
             if ((t + 1) % CHECK_EVERY == 0 || t + 1 == T) {
                 bad = first_bad_state(&plan, &g, t + 1, &bad_index);
                 if (bad >= 0)
@@ -326,6 +352,7 @@ bool simulate_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
             }
         }
         simulate_loop_allocations = xalloc_count - allocs;
+        plasticity_finish(pl);
         if (rt->stats) {
             double loop_s = now_seconds() - start;
             fprintf(stderr, "stats: simulate steps=%lld batch=%lld loop_s=%.6g s_per_step=%.6g plan_mb=%.3f loop_allocs=%ld\n",
@@ -335,7 +362,9 @@ bool simulate_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
         if (showed)
             fprintf(stderr, "\r%80s\r", "");
         int64_t done = t < T ? t + 1 : T;
-        if (bad >= 0) {
+        if (rule_failed) {
+            ok = false;   /* plasticity reported it: the synapse, the rule and the step */
+        } else if (bad >= 0) {
             const GState *gs = &g.states[bad];
             diag_error(d, st->span, "the simulation diverged: %s[%lld] is not finite by t = %.4g s (step %lld); recordings up to then are kept",
                        gs->name, (long long)(bad_index % m->states[gs->model_state].n), (double)done * c.dt, (long long)done);
@@ -379,6 +408,7 @@ bool simulate_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
         free(recs);
     }
     tensor_free(times);
+    plasticity_free(pl);
     plan_fini(&plan);
     graph_fini(&g);
     free(wanted);

@@ -18,6 +18,7 @@
 #include "episode.h"
 #include "io_npy.h"
 #include "optim.h"
+#include "plasticity.h"
 #include "runtime.h"
 #include "tasks.h"
 #include "xalloc.h"
@@ -681,6 +682,14 @@ bool train_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
                    c.credit == CREDIT_FEEDBACK ? "feedback_alignment" : c.credit == CREDIT_NODE ? "node_perturbation" : "weight_perturbation");
         return false;
     }
+    if (c.credit == CREDIT_NODE || c.credit == CREDIT_WEIGHT)
+        for (int i = 0; i < m->nsyns; i++)
+            for (int k = 0; k < m->syns[i].decl->node->body.n; k++)
+                if (m->syns[i].decl->node->body.v[k]->kind == AST_PLASTIC) {
+                    diag_error(d, st->span, "plastic synapses train by backprop or feedback_alignment: with %s the rules would change the weights again in every extra forward pass",
+                               c.credit == CREDIT_NODE ? "node_perturbation" : "weight_perturbation");
+                    return false;
+                }
     Optimizer *opt = make_optimizer(env, c.with, c.steps, d, c.with ? c.with->span : st->span);
     if (!opt)
         return false;
@@ -734,6 +743,10 @@ bool train_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
             break;
         episode_reseed(&e, rng_stream(&base, rng_id(tag)));
         double loss = episode_forward(&e);
+        if (e.plastic && plasticity_failed(e.plastic)) {
+            ok = false;   /* the rule reported the synapse, the rule and the step */
+            break;
+        }
         if (!isfinite(loss)) {
             nonfinite_message(&e, step, d, st->span);
             ok = false;
@@ -856,16 +869,41 @@ bool evaluate_stmt(Runtime *rt, const Env *env, const Node *st, FILE *out, Diags
         DataScore score = { 0 };
         double loss_sum = 0;
         int64_t batches = 0, got;
+        int64_t trials = 0;
         while (ok && (got = data_eval_next(&it, &src.in, &src.tg, &src.mask, d, src.at)) > 0) {
-            if (got != batch) {
-                /* the last, shorter batch: pad by repeating its first rows */
-                break;
+            /* The last, shorter batch is padded with trials whose mask is 0. */
+            if (got < batch) {
+                Tensor **parts[3] = { &src.in, &src.tg, &src.mask };
+                for (int k = 0; k < 3 && ok; k++) {
+                    Tensor *t = *parts[k];
+                    if (!t)
+                        continue;
+                    int64_t dim[3] = { t->dim[0], batch, t->dim[2] };
+                    Tensor *full = tensor_new(t->name, 3, dim, d, st->span);
+                    ok = full != NULL;
+                    for (int64_t s = 0; ok && s < dim[0]; s++)
+                        memcpy(full->data + s * batch * dim[2], t->data + s * got * dim[2], (size_t)(got * dim[2]) * sizeof(real));
+                    tensor_free(t);
+                    *parts[k] = full;
+                }
+                if (ok && !src.mask) {
+                    int64_t dim[3] = { src.tg->dim[0], batch, src.tg->dim[2] };
+                    ok = (src.mask = tensor_new("mask", 3, dim, d, st->span)) != NULL;
+                    for (int64_t s = 0; ok && s < dim[0]; s++)
+                        for (int64_t i = 0; i < got * dim[2]; i++)
+                            src.mask->data[s * batch * dim[2] + i] = 1;
+                }
             }
-            ok = load_batch(&e, &src, env, "evaluate", d);
-            loss_sum += episode_forward(&e);
+            ok = ok && load_batch(&e, &src, env, "evaluate", d);
+            if (!ok)
+                break;
+            loss_sum += episode_forward(&e) * (double)got;
+            trials += got;
             batches++;
             data_score_add(&score, e.outputs, src.tg, src.mask);
         }
+        if (trials)
+            loss_sum = loss_sum / (double)trials * (double)batches;
         ok = ok && got >= 0;
         if (ok && !batches) {
             diag_error(d, st->span, "the test part of '%s' has fewer than %lld sequences; evaluate with a smaller batch", on->name,

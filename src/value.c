@@ -93,6 +93,72 @@ static bool same_units(const Value *a, const Value *b, const Node *na, const Nod
     return false;
 }
 
+void value_builtin_misuse(const Builtin *b, char *buf, size_t n)
+{
+    const char *f = b->name;
+    switch (b->kind) {
+    case B_FUNC:
+        snprintf(buf, n, "%s is a function of numbers", f);
+        return;
+    case B_COST:
+        snprintf(buf, n, "%s is a cost: use it in a cost declaration, as in cost fit = %s(z, target)", f, f);
+        return;
+    case B_DIST:
+        if (!strcmp(f, "normal"))
+            snprintf(buf, n, "normal is a distribution: use it after ~, as in w ~ normal(0, 1)");
+        else
+            snprintf(buf, n, "%s is a distribution: use it after ~, as in w ~ %s(%s)", f, f, b->params_text);
+        return;
+    case B_TASK:
+        snprintf(buf, n, "%s is a task: use it in train on %s(...), or declare it with task %s(...)", f, f, f);
+        return;
+    case B_OPT:
+        snprintf(buf, n, "%s is an optimizer: use it in train, as in train on TASK with %s(lr = 1e-3)", f, f);
+        return;
+    case B_SCHED:
+        snprintf(buf, n, "%s is a learning-rate schedule: use it in an optimizer, as in adam(schedule = %s(...))", f, f);
+        return;
+    case B_READER:
+        snprintf(buf, n, "%s is a data reader: use it in a data declaration, as in data d = %s(\"file\")", f, f);
+        return;
+    case B_METHOD:
+        snprintf(buf, n, "%s is an integration method: use it in simulate, as in simulate for 1s method %s", f, f);
+        return;
+    case B_CREDIT:
+        snprintf(buf, n, "%s is a credit assignment rule: use it in train, as in train on TASK by %s", f, f);
+        return;
+    case B_CONST:
+        snprintf(buf, n, "%s is a constant, not a function", f);
+        return;
+    case B_SPECIAL:
+    case B_KIND_COUNT:
+        break;
+    }
+    if (!strcmp(f, "hist"))
+        snprintf(buf, n, "hist draws a histogram: use it in plot, as in plot hist(J.w)");
+    else if (!strcmp(f, "affine"))
+        snprintf(buf, n, "affine creates learnable weights: use it in a cell, as in gate f = sigmoid(affine(in, h))");
+    else
+        snprintf(buf, n, "%s cannot be used here", f);
+}
+
+/* "unknown function 'foo'", with the built-in function of numbers it may mean. */
+static void unknown_function(const Node *callee, Diags *d)
+{
+    const char *names[128];
+    int n = 0;
+    for (int i = 0; builtin_at(i) && n < 128; i++)
+        if (builtin_at(i)->kind == B_FUNC)
+            names[n++] = builtin_at(i)->name;
+    const char *near = diag_closest(callee->name, names, n);
+    if (near)
+        diag_error(d, callee->span, "unknown function '%s'; did you mean '%s'?", callee->name, near);
+    else
+        diag_error(d, callee->span, "unknown function '%s'", callee->name);
+}
+
+enum { MAX_FUNC_ARGS = 3 };   /* clip(x, lo, hi); a small frame keeps deep recursion cheap */
+
 static bool eval_call(const EvalScope *s, const Node *e, Value *out, Diags *d)
 {
     if (e->a->kind != AST_NAME) {
@@ -100,14 +166,30 @@ static bool eval_call(const EvalScope *s, const Node *e, Value *out, Diags *d)
         return false;
     }
     const Builtin *b = builtin_lookup(e->a->name);
-    if (!b || b->kind != B_FUNC) {
-        diag_error(d, e->a->span, "'%s' cannot be evaluated here: it is not a built-in function of numbers", e->a->name);
+    if (!b) {
+        Value unused;
+        Diags quiet;
+        diags_init(&quiet);
+        int found = s->lookup ? s->lookup(s->self, e->a->name, e->a, &unused, &quiet) : LOOKUP_ABSENT;
+        diags_fini(&quiet);
+        if (found == LOOKUP_FOUND)
+            diag_error(d, e->a->span, "'%s' is a constant, not a function", e->a->name);
+        else if (found == LOOKUP_FAILED)
+            s->lookup(s->self, e->a->name, e->a, &unused, d);   /* says what it is */
+        else
+            unknown_function(e->a, d);
         return false;
     }
-    const Node *args[8];
-    if (b->params.n > 8 || !builtin_bind(b->name, b->params, e, args, d))
+    if (b->kind != B_FUNC) {
+        char msg[256];
+        value_builtin_misuse(b, msg, sizeof msg);
+        diag_error(d, e->a->span, "%s", msg);
         return false;
-    Value v[8];
+    }
+    const Node *args[MAX_FUNC_ARGS];
+    if (b->params.n > MAX_FUNC_ARGS || !builtin_bind(b->name, b->params, e, args, d))
+        return false;
+    Value v[MAX_FUNC_ARGS];
     for (int i = 0; i < b->params.n; i++)
         if (!value_eval(s, args[i], &v[i], d) || !need_number(&v[i], args[i], b->name, d))
             return false;
@@ -243,6 +325,64 @@ static bool eval_binary(const EvalScope *s, const Node *e, Value *out, Diags *d)
     return false;
 }
 
+/* A whole number without unit for an index or a slice bound, or an error. */
+static bool whole(const EvalScope *s, const Node *e, const char *what, double *out, Diags *d)
+{
+    Value v;
+    if (!value_eval(s, e, &v, d) || !need_number(&v, e, what, d))
+        return false;
+    if (!units_is_none(v.dim) || v.num != floor(v.num)) {
+        char desc[96];
+        if (units_is_none(v.dim))
+            snprintf(desc, sizeof desc, "%g", v.num);
+        else
+            value_describe(&v, desc, sizeof desc);
+        diag_error(d, e->span, "%s must be a whole number, not %s", what, desc);
+        return false;
+    }
+    *out = v.num;
+    return true;
+}
+
+/* [1, 2, 3][1] is 2; [1, 2, 3][0:2] is [1, 2] (half-open, as E.r[0:10]). */
+static bool eval_index(const EvalScope *s, const Node *e, Value *out, Diags *d)
+{
+    Value base;
+    if (!value_eval(s, e->a, &base, d))
+        return false;
+    if (base.kind != V_LIST || e->list.n != 1) {
+        diag_error(d, e->span, base.kind == V_LIST ? "a list takes one index or slice" : "only a list can be indexed here");
+        return false;
+    }
+    const Node *ix = e->list.v[0];
+    if (ix->kind != AST_SLICE) {
+        double i;
+        if (!whole(s, ix, "an index", &i, d))
+            return false;
+        if (i < 0 || i >= base.n) {
+            diag_error(d, ix->span, "index %g is outside the list of %d item%s (indices start at 0)", i, base.n,
+                       base.n == 1 ? "" : "s");
+            return false;
+        }
+        *out = base.items[(int)i];
+        return true;
+    }
+    double lo = 0, hi = base.n;
+    if ((ix->a && !whole(s, ix->a, "a slice bound", &lo, d)) || (ix->b && !whole(s, ix->b, "a slice bound", &hi, d)))
+        return false;
+    if (lo >= hi) {
+        diag_error(d, ix->span, "slice %g:%g is empty; a slice lo:hi needs lo < hi", lo, hi);
+        return false;
+    }
+    if (lo < 0 || hi > base.n) {
+        diag_error(d, ix->span, "slice %g:%g is outside the list of %d item%s (0:%d)", lo, hi, base.n,
+                   base.n == 1 ? "" : "s", base.n);
+        return false;
+    }
+    *out = (Value){ .kind = V_LIST, .items = base.items + (int)lo, .n = (int)(hi - lo) };
+    return true;
+}
+
 bool value_eval(const EvalScope *s, const Node *e, Value *out, Diags *d)
 {
     switch (e->kind) {
@@ -266,7 +406,11 @@ bool value_eval(const EvalScope *s, const Node *e, Value *out, Diags *d)
             *out = (Value){ .kind = V_FUNC, .str = b->name };
             return true;
         }
-        diag_error(d, e->span, "unknown name '%s'", e->name);
+        const char *near = s->closest ? s->closest(s->self, e->name) : NULL;
+        if (near)
+            diag_error(d, e->span, "unknown name '%s'; did you mean '%s'?", e->name, near);
+        else
+            diag_error(d, e->span, "unknown name '%s'", e->name);
         return false;
     }
     case AST_UNARY: {
@@ -290,25 +434,10 @@ bool value_eval(const EvalScope *s, const Node *e, Value *out, Diags *d)
         *out = (Value){ .kind = V_LIST, .items = items, .n = e->list.n };
         return true;
     }
-    case AST_INDEX: {
-        Value base, idx;
-        if (!value_eval(s, e->a, &base, d))
-            return false;
-        if (base.kind != V_LIST || e->list.n != 1 || e->list.v[0]->kind == AST_SLICE) {
-            diag_error(d, e->span, "only a list can be indexed here, with one number");
-            return false;
-        }
-        if (!value_eval(s, e->list.v[0], &idx, d) || !need_number(&idx, e->list.v[0], "an index", d))
-            return false;
-        if (idx.num != floor(idx.num) || idx.num < 0 || idx.num >= base.n) {
-            diag_error(d, e->list.v[0]->span, "index %g is outside the list of %d items (indices start at 0)", idx.num, base.n);
-            return false;
-        }
-        *out = base.items[(int)idx.num];
-        return true;
-    }
+    case AST_INDEX:
+        return eval_index(s, e, out, d);
     default:
-        diag_error(d, e->span, "a %s cannot be evaluated here", ast_kind_word(e->kind));
+        diag_error(d, e->span, "%s cannot be evaluated here", ast_kind_phrase(e->kind));
         return false;
     }
 }

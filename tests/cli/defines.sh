@@ -106,6 +106,29 @@ err_head 3 <<'X'
      | ^^^
 X
 
+# A -D must give the same kind of value as the let: not a string for a number.
+run 1 -D 'g="a"' --check lets.cajal
+err_head 3 <<'X'
+<command line>:1:1: error: -D g gives a string, but the script's g is a number without unit
+   1 | "a"
+     | ^^^
+X
+# A rejected -D is the only error: the let keeps the script's value, so the
+# lines that use it do not report it unknown.
+run 1 -D tau=5 lets.cajal
+grep -c 'error:' "$tmp/err" >"$tmp/count"
+same count <<'X'
+1
+X
+out </dev/null
+# Given twice, the last -D wins.
+run 0 -D N=1 -D N=2 lets.cajal
+out <<'X'
+2
+1.5
+10 ms
+X
+err </dev/null
 # What -D takes: name=expression.
 for bad in N '=3' 'N=' '2N=3' 'N-1=3' 'a b=1'; do
     run 2 -D "$bad" lets.cajal

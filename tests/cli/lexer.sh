@@ -57,11 +57,28 @@ X
 printf 'let \317\204 = "\316\274" + 1\n\tlet q = 2 $\n' >utf8.cajal
 run 1 utf8.cajal
 same err <<'X'
-utf8.cajal:2:12: error: unexpected character '$'
-   2 | 	let q = 2 $
-     | 	          ^
 utf8.cajal:1:9: error: this operator needs a number, not a string
    1 | let τ = "μ" + 1
      |         ^^^
+utf8.cajal:2:12: error: unexpected character '$'
+   2 | 	let q = 2 $
+     | 	          ^
+X
+# A number ending in e lacks its exponent's digits: no "write 3 * e".
+printf 'let b = 3e\nlet c = 1.5E\n' >exponent.cajal
+run 1 exponent.cajal
+grep -E '^hint:|error:' "$tmp/err" >hints
+same hints <<'X'
+exponent.cajal:1:10: error: unknown unit 'e'
+hint: an exponent needs digits, as in 3e-3
+exponent.cajal:2:12: error: unknown unit 'E'
+hint: an exponent needs digits, as in 1.5e-3
+X
+# A span longer than the shown window gets carets under the window only.
+{ printf 'print '; awk 'BEGIN { for (i = 0; i < 5000; i++) printf "x" }'; printf '\n'; } >longname.cajal
+run 1 longname.cajal
+awk 'NR == 3 { print length($0) }' "$tmp/err" >width
+same width <<'X'
+210
 X
 [ "$failed" = 0 ]

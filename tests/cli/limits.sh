@@ -63,19 +63,47 @@ nest100k.cajal:1:209: error: nesting deeper than 200 levels
 nest100k.cajal:1:20003: error: input nested too deeply to parse
 X
 
-# An expression tree deeper than 2000 levels is an error, not a deep recursion.
-{ printf 'let a = 1'; repeat '+1' 2000; printf '\n'; } >deep.cajal
+# An expression tree deeper than 256 levels is an error, not a deep recursion:
+# the statement is reported once and dropped, so nothing walks it.
+{ printf 'let a = 1'; repeat '+1' 257; printf '\n'; } >deep.cajal
 run 1 deep.cajal
 grep 'error:' "$tmp/err" >"$tmp/errs"
 same errs <<'X'
-deep.cajal:1:9: error: expression nested deeper than 2000 levels
+deep.cajal:1:9: error: expression nested deeper than 256 levels
+X
+{ printf 'let a = 1'; repeat '+1' 256; printf '\nprint a == 257\n'; } >deep256.cajal
+run 0 deep256.cajal
+out <<'X'
+1
 X
 { printf 'let a = '; repeat '-' 2500; printf '1\n'; } >unary.cajal
 run 1 unary.cajal
 grep 'error:' "$tmp/err" >"$tmp/errs"
 same errs <<'X'
-unary.cajal:1:509: error: expression nested deeper than 2000 levels
+unary.cajal:1:2252: error: expression nested deeper than 256 levels
 X
+# Arguments and list items count: 200 nested calls of 100-term sums are deep.
+{ printf 'let a = '; repeat 'abs(1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+' 200; printf 1; repeat ')' 200; printf '\n'; } >deepcalls.cajal
+run 1 deepcalls.cajal
+grep -c 'error:' "$tmp/err" >"$tmp/count"
+same count <<'X'
+1
+X
+# 20,000 levels in a let, a print, a neuron's body and an expression statement,
+# whether run, checked or dumped: one error each, no crash.
+{ printf 'let a = 1'; repeat '+1' 20000; printf '\n'; } >d1.cajal
+{ printf 'print 1'; repeat '+1' 20000; printf '\n'; } >d2.cajal
+{ printf 'neuron N() {\n  r = 1'; repeat '+1' 20000; printf '\n}\n'; } >d3.cajal
+{ printf 'print [1][0'; repeat '+0' 20000; printf ']\n'; } >d4.cajal
+for f in d1 d2 d3 d4; do
+    for how in "" --check --dump-ast; do
+        run 1 $how $f.cajal
+        grep -c 'expression nested deeper than 256 levels' "$tmp/err" >"$tmp/count"
+        same count <<'X'
+1
+X
+    done
+done
 
 # A file reports up to 20 errors, then counts the rest.
 awk 'BEGIN { for (i = 1; i <= 25; i++) printf "print zz%d\n", i }' >many.cajal

@@ -99,12 +99,20 @@ cajal: unknown option '-x'
 X
 
 # Options that take a value.
-for opt in -e -D -I --seed --dump-ast; do
+for opt in -e -D --seed; do
     run 2 "$opt"
     err <<X
 cajal: $opt needs a value
 X
 done
+run 2 --dump-ast
+err <<'X'
+cajal: --dump-ast needs a file: cajal --dump-ast model.cajal
+X
+run 2 -I
+err <<'X'
+cajal: -I needs a folder: cajal -I modules model.cajal
+X
 for bad in abc -1 '' 1x 99999999999999999999999; do
     run 2 --seed "$bad" "$tmp/ok.cajal"
     err <<X

@@ -179,6 +179,9 @@ static void test_declarations(void)
     CHECK_STR(decl_kind_word(D_PLASTICITY), "plasticity rule");
     CHECK_STR(decl_kind_word(D_DATA), "data set");
     CHECK_STR(decl_kind_word(D_EXTERN), "extern function");
+    CHECK_STR(decl_kind_phrase(D_INPUT), "an input");
+    CHECK_STR(decl_kind_phrase(D_EXTERN), "an extern function");
+    CHECK_STR(decl_kind_phrase(D_NEURON), "a neuron");
 
     /* Values and sizes. */
     Decl *tau = get("tau");
@@ -342,6 +345,47 @@ static void test_checker_directly(void)
     env_fini(&env);
 }
 
+/* -D: the last given wins; a value of another kind is rejected, and the let is
+ * declared all the same, with the script's value. */
+static void test_defines(void)
+{
+    Define defs[3];
+    const char *texts[3] = { "1", "2", "\"a\"" };
+    for (int i = 0; i < 3; i++) {
+        SourceFile *f = source_new("<command line>", texts[i], strlen(texts[i]));
+        Node *prog = parse_source(f, &in.arena, &in.diags, NULL);
+        defs[i] = (Define){ intern_cstr(i < 2 ? "dn" : "ds"), prog->body.v[0]->a, false };
+    }
+    in.checker.defines = defs;
+    in.checker.ndefines = 3;
+    CHECK_OK("defines.cajal", "let dn = 7\n");
+    if (CHECK(get("dn") != NULL))
+        CHECK_NEAR(get("dn")->value.num, 2, 0);
+    CHECK(defs[0].used && defs[1].used);
+    CHECK_INT(check_src("defines2.cajal", "let ds = 3ms\nlet after = ds * 2\n"), INTERP_ERROR);
+    CHECK_INT(in.diags.errors, 1);
+    CHECK_STR(first_error(), "-D ds gives a string, but the script's ds is a time (ms)");
+    if (CHECK(get("ds") != NULL))
+        CHECK_NEAR(get("ds")->value.num, 0.003, 1e-15);
+    in.checker.defines = NULL;
+    in.checker.ndefines = 0;
+}
+
+/* A run statement's checks that once failed for the wrong reason. */
+static void test_run_statements(void)
+{
+    /* A literal 0 is a time where one is needed; a schedule is a call. */
+    CHECK_OK("zero.cajal",
+             "population Z0 = Rate(4)\n"
+             "cost cz = mean(Z0.r) during [0, 1s]\n"
+             "task tz = flipflop(bits = 1)\n"
+             "train on tz with adam(lr = 1e-3, schedule = cosine(warmup = 10)) steps 1\n"
+             "synapse Jz: Z0 -> Z0\n"
+             "eig Jz\n");
+    CHECK_INT(check_src("dt0.cajal", "simulate for 1s dt 0\n"), INTERP_ERROR);
+    CHECK_STR(first_error(), "dt must be positive, not 0 s");
+}
+
 int main(void)
 {
     builtins_init();
@@ -358,6 +402,8 @@ int main(void)
     test_declarations();
     test_default_synapse_names();
     test_replace_and_rollback();
+    test_defines();
+    test_run_statements();
     test_checker_directly();
     fclose(in.out);
     in.out = stdout;

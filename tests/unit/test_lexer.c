@@ -251,6 +251,9 @@ static void test_numbers_and_units(void)
     CHECK_ONE_ERROR(1, 3, "unknown unit 'mss'");
     lex("3e");
     CHECK_ONE_ERROR(1, 1, "unknown unit 'e'");
+    CHECK(diags.n == 1 && diags.v[0].hint && !strcmp(diags.v[0].hint, "an exponent needs digits, as in 3e-3"));
+    lex("2x");
+    CHECK(diags.n == 1 && diags.v[0].hint && !strncmp(diags.v[0].hint, "to multiply, write 2 * x; known units: s Hz", 43));
     /* A space separates a number from a name: 2 x is two tokens. */
     lex("2 x");
     CHECK_STR(kinds(), "NUMBER IDENT NL");
@@ -397,10 +400,18 @@ static void test_contextual_keywords(void)
 
 static void test_newlines(void)
 {
-    /* A newline ends a statement; the end of input ends the last one. */
+    /* A newline ends a statement; the end of input ends the last one. The end
+     * of a line sits just after its code (an empty span), not past a comment,
+     * so "unexpected end of line" points there. */
     lex("let a = 1\nlet b = 2\n");
     CHECK_STR(kinds(), "LET IDENT = NUMBER NL LET IDENT = NUMBER NL");
-    CHECK_TOK(4, NEWLINE, 9, 1);
+    CHECK_TOK(4, NEWLINE, 9, 0);
+    lex("seed   # a comment\nseed");
+    CHECK_STR(kinds(), "SEED NL SEED NL");
+    CHECK_TOK(1, NEWLINE, 4, 0);
+    CHECK_TOK(3, NEWLINE, 23, 0);
+    lex("\n");
+    CHECK_TOK(0, NEWLINE, 0, 1);
     lex("let a = 1");
     CHECK_STR(kinds(), "LET IDENT = NUMBER NL");
     CHECK_TOK(4, NEWLINE, 9, 0);
@@ -522,6 +533,59 @@ static void test_bad_input(void)
     CHECK_ONE_ERROR(LEX_MAX_NEST, 1, "nesting deeper than 200 levels");
     CHECK_INT(ntoks, 2 * LEX_MAX_NEST + 4);
     CHECK(!lexstate.hit_eof_open);
+
+    /* A bad character marks its statement (the parser stays quiet about it),
+     * until the next statement begins. */
+    lex("print a $ 2");
+    CHECK(lexstate.bad_in_stmt);
+    lex("print a $\nprint 2");
+    CHECK(!lexstate.bad_in_stmt);
+    lex("$ let x = 1");
+    CHECK_STR(kinds(), "IDENT IDENT = NUMBER NL");
+}
+
+/* lex_recover, as the parser calls it on a syntax error with the lookahead: an
+ * unclosed ( is forgotten, and a lookahead that starts a later line is read
+ * again after an injected end of line, now at the start of a statement. */
+static void test_recover(void)
+{
+    const char *src = "print (1 + 2\nlet x = 3\n";
+    diags_clear(&diags);
+    SourceFile *f = source_new("test.cajal", src, strlen(src));
+    memset(&lexstate, 0, sizeof lexstate);
+    lexstate.arena = &arena;
+    lexstate.diags = &diags;
+    lexstate.file = f;
+    lexstate.at_stmt_start = true;
+    yyscan_t scanner;
+    yylex_init_extra(&lexstate, &scanner);
+    lexstate.scanner = scanner;
+    YY_BUFFER_STATE buf = yy_scan_bytes(f->text, (int)f->len, scanner);
+    ntoks = 0;
+    bool recovered = false;
+    for (;;) {
+        YYSTYPE val;
+        YYLTYPE loc;
+        memset(&val, 0, sizeof val);
+        int t = yylex(&val, &loc, scanner);
+        if (t == YYEOF || ntoks == MAX_TOKENS)
+            break;
+        toks[ntoks++] = (Tok){ t, loc.off, loc.len, NULL, NULL };
+        if (!recovered && t == IDENT && loc.off == 13) {
+            CHECK_INT(lexstate.paren_depth, 1);
+            CHECK(lex_recover(&lexstate, loc, true));
+            CHECK_INT(lexstate.paren_depth, 0);
+            CHECK_INT(lexstate.depth, 0);
+            recovered = true;
+        }
+    }
+    yy_delete_buffer(buf, scanner);
+    yylex_destroy(scanner);
+    CHECK(recovered);
+    CHECK_STR(kinds(), "PRINT ( NUMBER + NUMBER IDENT NL LET IDENT = NUMBER NL");
+    CHECK_TOK(6, NEWLINE, 12, 0);
+    CHECK_TOK(7, LET, 13, 3);
+    CHECK_NO_ERRORS();
 }
 
 int main(void)
@@ -535,6 +599,7 @@ int main(void)
     test_contextual_keywords();
     test_newlines();
     test_bad_input();
+    test_recover();
     diags_fini(&diags);
     arena_fini(&arena);
     source_free_all();
