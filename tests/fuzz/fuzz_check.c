@@ -10,10 +10,11 @@
  * line-window code in diag.c is where 10 MB lines, NULs and broken UTF-8 end up;
  * one diagnostic printing more than FUZZ_DIAG_MAX bytes (default 16384; 0 turns
  * the check off) aborts, since diag.c promises a window around the span, not
- * the whole line (a 10 MB line echoed byte by byte to stderr takes a minute). The first byte
- * picks the mode, the input itself is passed whole: bit 0 set runs it as a REPL
- * entry (interactive, which rolls back on errors by itself), bit 1 prints the
- * diagnostics in colour.
+ * the whole line (a 10 MB line echoed byte by byte to stderr takes a minute).
+ *
+ * The first byte picks the mode, the input itself is passed whole: bit 0 set
+ * runs it as a REPL entry (interactive, which rolls back on errors by itself),
+ * bit 1 prints the diagnostics in colour.
  *
  * After each input the harness checks the REPL's promise that a bad entry leaves
  * nothing behind: the environment holds exactly the prelude's declarations, none
@@ -21,8 +22,8 @@
  * libFuzzer keeps the input as a crash.
  *
  * Known growth: source_new registers every source until exit and intern() keeps
- * every name, so memory grows with the number of inputs; run.sh uses fork mode,
- * whose short-lived children bound it.
+ * every name, so memory grows with the number of inputs; run.sh runs short
+ * jobs (120 s), which bounds it.
  */
 #include "builtins.h"
 #include "interp.h"
