@@ -31,6 +31,9 @@ typedef struct Backward {
     int64_t bytes;         /* gradient buffers allocated */
     int *zero;             /* buffers whose gradient is zeroed before each step */
     int nzero;
+    bool check;            /* look for the first step whose VJP makes a gradient not finite */
+    int bad_step;          /* found: the plan step (an op or a fused group), or -1 */
+    int64_t bad_t;
 } Backward;
 
 /* Allocates gradient buffers for a plan built with store = true. param_grad[i]

@@ -80,6 +80,7 @@ typedef struct ModelPop {
     int64_t n;
     const Decl *model;     /* the neuron or cell */
     const ModelInfo *info;
+    const Node **args;     /* the population's arguments, bound to the model's parameters */
     PopParam *params;      /* one per model parameter */
     int *state;            /* per info var: index into states, or -1 (aliases) */
     PortRef *sources;      /* cells: the `from` sources, concatenated into in */

@@ -7,6 +7,7 @@
 #include "autodiff.h"
 #include "xalloc.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,32 +25,33 @@ static real *grad_at(const Plan *p, int node, int64_t t)
 
 real *autodiff_state_grad(const Backward *bw, int state_node, int64_t t) { return grad_at(bw->plan, state_node, t); }
 
+/* A node needs a gradient when a learnt parameter reaches it. A state reaches
+ * back through its next value, so repeat until the states settle: a
+ * population that no learnt weight drives needs none (and a cost over it is
+ * caught by the trainer). */
 static void mark_needs(Backward *bw, Tensor *const *param_grad)
 {
     const Plan *p = bw->plan;
     const Graph *g = p->g;
-    bool any = false;
-    for (int i = 0; i < g->n; i++)
-        if (g->nodes[i].kind == G_PARAM && param_grad[i])
-            any = true;
-    for (int i = 0; i < g->n; i++) {
-        const GNode *n = &g->nodes[i];
-        switch (n->kind) {
-        case G_PARAM: bw->needs[i] = param_grad[i] != NULL; break;
-        case G_STATE: bw->needs[i] = any; break;
-        case G_OP:
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (int i = 0; i < g->n; i++) {
+            const GNode *n = &g->nodes[i];
+            if (n->kind == G_PARAM)
+                bw->needs[i] = param_grad[i] != NULL;
+            if (n->kind != G_OP || ops_get(n->op)->nondiff)
+                continue;
             for (int k = 0; k < n->nin && !bw->needs[i]; k++)
                 bw->needs[i] = bw->needs[n->in[k]] && !(ops_get(n->op)->no_grad & (1u << k));
-            if (ops_get(n->op)->nondiff)
-                bw->needs[i] = false;
-            break;
-        default: bw->needs[i] = false; break;
+        }
+        for (int s = 0; s < g->nstates; s++) {
+            int cur = g->states[s].cur, next = g->states[s].next;
+            if (next >= 0 && bw->needs[next] && !bw->needs[cur]) {
+                bw->needs[cur] = true;
+                changed = true;
+            }
         }
     }
-    /* A state's next value needs a gradient when its state does. */
-    for (int s = 0; s < g->nstates; s++)
-        if (g->states[s].next >= 0 && bw->needs[g->states[s].cur])
-            bw->needs[g->states[s].next] = true;
 }
 
 bool autodiff_init(Backward *bw, Plan *p, Tensor *const *param_grad, Diags *d, Span at)
@@ -249,6 +251,40 @@ static void fused_step_vjp(Backward *bw, PlanStep *s, int64_t t)
     fused_vjp(&s->prog, in, out, p->scratch);
 }
 
+/* Are the gradients a step just wrote into its inputs all finite? */
+static bool grad_finite(const Backward *bw, int node, int64_t t)
+{
+    const Plan *p = bw->plan;
+    const GNode *n = &p->g->nodes[node];
+    if (!bw->needs[node])
+        return true;
+    const real *g = grad_at(p, node, t);
+    if (!g)
+        return true;
+    const PlanBuf *b = &p->bufs[p->ref[node].buf];
+    int64_t width = n->shape.rank ? n->shape.dim[n->shape.rank - 1] : 1, rows = n->kind == G_PARAM ? n->tensor->size / width : b->rows;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t j = 0; j < width; j++)
+            if (!isfinite(g[r * b->ld + j]))
+                return false;
+    return true;
+}
+
+static bool inputs_finite(const Backward *bw, const PlanStep *s, int64_t t)
+{
+    const GNode *n = &bw->plan->g->nodes[s->node];
+    if (s->kind == STEP_OP) {
+        for (int k = 0; k < n->nin; k++)
+            if (!grad_finite(bw, n->in[k], t))
+                return false;
+        return true;
+    }
+    for (int k = 0; k < s->prog.nin; k++)
+        if (!grad_finite(bw, s->prog_in[k], t))
+            return false;
+    return true;
+}
+
 void autodiff_step(Backward *bw, int64_t t, const int *seed_node, const real *seed, int nseed)
 {
     Plan *p = bw->plan;
@@ -272,6 +308,10 @@ void autodiff_step(Backward *bw, int64_t t, const int *seed_node, const real *se
             op_vjp(bw, s, t);
         else if (s->kind == STEP_FUSED)
             fused_step_vjp(bw, s, t);
+        if (bw->check && bw->bad_step < 0 && (s->kind == STEP_OP || s->kind == STEP_FUSED) && !inputs_finite(bw, s, t)) {
+            bw->bad_step = i;
+            bw->bad_t = t;
+        }
     }
     /* Truncated BPTT: the chunk starting here sees its first state as fixed. */
     if (bw->window > 0 && t % bw->window == 0)

@@ -128,6 +128,14 @@ static int scale(Lower *L, int a, double alpha, Span at)
 {
     if (alpha == 1 || a < 0)
         return a;
+    /* scale(scale(x, b), a) = scale(x, a b): dt and 1/tau become one factor */
+    const GNode *n = &L->g->nodes[a];
+    if (n->kind == G_OP && n->op == OP_SCALE) {
+        alpha *= n->attr.alpha;
+        a = n->in[0];
+        if (alpha == 1)
+            return a;
+    }
     OpAttr attr = { .alpha = alpha };
     return opn(L, OP_SCALE, &attr, 1, &a, at);
 }
@@ -145,6 +153,11 @@ static int add(Lower *L, int a, int b, Span at)
         return a;
     if (is_const(L, a, 0))
         return b;
+    /* -x + y is y - x: one kernel instead of two */
+    if (a >= 0 && b >= 0 && L->g->nodes[a].kind == G_OP && L->g->nodes[a].op == OP_NEG)
+        return op2(L, OP_SUB, b, L->g->nodes[a].in[0], at);
+    if (a >= 0 && b >= 0 && L->g->nodes[b].kind == G_OP && L->g->nodes[b].op == OP_NEG)
+        return op2(L, OP_SUB, a, L->g->nodes[b].in[0], at);
     return op2(L, OP_ADD, a, b, at);
 }
 

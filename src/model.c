@@ -175,7 +175,7 @@ static bool build_pop_params(Model *m, ModelPop *p, const Env *env, Diags *d)
     const Node *pop_node = p->decl->node;
     for (int k = 0; k < info->nparams; k++) {
         PopParam *pp = &p->params[k];
-        const Node *value = p->decl->args[k];
+        const Node *value = p->args[k];
         const Node *drawn = NULL;
         for (int i = 0; i < pop_node->body.n; i++) {
             const Node *item = pop_node->body.v[i];
@@ -211,6 +211,14 @@ static bool build_pop_params(Model *m, ModelPop *p, const Env *env, Diags *d)
     return true;
 }
 
+/* The parameter's tensor, handed over to become a block. */
+static Tensor *tensor_clone_view_owner(ModelParam *p)
+{
+    Tensor *t = p->value;
+    t->name = "weights";
+    return t;
+}
+
 /* Stacks the rows of params (each [rows_i, cols]) into one block; each param
  * becomes a view of its rows. */
 static int stack_block(Model *m, const int *members, int n, int sign, Diags *d, Span at)
@@ -218,7 +226,8 @@ static int stack_block(Model *m, const int *members, int n, int sign, Diags *d, 
     int64_t rows = 0, cols = m->params[members[0]].value->dim[1];
     for (int i = 0; i < n; i++)
         rows += m->params[members[i]].value->dim[0];
-    Tensor *block = tensor_new2("weights", rows, cols, d, at);
+    /* One member: the block adopts its tensor, so the weights are never held twice. */
+    Tensor *block = n == 1 ? tensor_clone_view_owner(&m->params[members[0]]) : tensor_new2("weights", rows, cols, d, at);
     if (!block)
         return -1;
     m->blocks = xrealloc(m->blocks, (size_t)(m->nblocks + 1) * sizeof *m->blocks);
@@ -232,8 +241,10 @@ static int stack_block(Model *m, const int *members, int n, int sign, Diags *d, 
         b->members[i] = members[i];
         b->row0[i] = row;
         int64_t r = p->value->dim[0];
-        memcpy(block->data + row * cols, p->value->data, (size_t)(r * cols) * sizeof(real));
-        tensor_free(p->value);
+        if (p->value != block) {
+            memcpy(block->data + row * cols, p->value->data, (size_t)(r * cols) * sizeof(real));
+            tensor_free(p->value);
+        }
         int64_t dim[2] = { r, cols };
         p->value = xmalloc(sizeof *p->value);
         *p->value = tensor_view(block->data + row * cols, 2, dim);
@@ -365,7 +376,9 @@ void model_constrain_param(ModelParam *p)
             t->data[i * t->dim[1] + i] = 0;
 }
 
-/* Stacks dense synapses that read the same presynaptic side with the same sign. */
+/* Stacks dense synapses that read the same presynaptic side with the same sign
+ * and that all learn or all do not (a learnt block's gradient would otherwise
+ * flow into populations only fixed weights drive). */
 static bool stack_synapses(Model *m, Diags *d)
 {
     bool *done = xcalloc((size_t)m->nsyns + 1, 1);
@@ -378,7 +391,7 @@ static bool stack_synapses(Model *m, Diags *d)
         int n = 0;
         for (int j = i; j < m->nsyns; j++) {
             ModelSyn *o = &m->syns[j];
-            if (done[j] || o->rank || o->sparse || o->one_to_one || o->sign != s->sign ||
+            if (done[j] || o->rank || o->sparse || o->one_to_one || o->sign != s->sign || o->learn != s->learn ||
                 o->pre.kind != s->pre.kind || o->pre.index != s->pre.index)
                 continue;
             members[n++] = o->w;
@@ -534,6 +547,39 @@ static bool build_cell_sites(Model *m, ModelPop *p, const Env *env, Diags *d)
     return true;
 }
 
+/* The population's model as it is now: a neuron or cell declared again since the
+ * population was (the REPL's one-line change) is used by its new declaration,
+ * with the population's arguments bound to the new parameters. */
+static bool bind_model(const Env *env, ModelPop *p, Diags *d)
+{
+    const Decl *model = p->decl->model;
+    if (model->dead) {
+        const Decl *live = env_lookup(env, model->name);
+        if (live && live->kind == model->kind && live->info)
+            model = live;
+    }
+    p->model = model;
+    p->info = model->info;
+    int n = p->info->nparams;
+    p->args = xcalloc((size_t)n + 1, sizeof *p->args);
+    if (model == p->decl->model) {
+        memcpy(p->args, p->decl->args, (size_t)n * sizeof *p->args);
+        return true;
+    }
+    const Node *call = p->decl->node->a;
+    Node rest = *call;
+    if (model->kind == D_NEURON) {
+        rest.list.v = call->list.v + 1;
+        rest.list.n = call->list.n - 1;
+    }
+    ParamList pl = { p->info->params, n, false };
+    if (!builtin_bind(model->name, pl, &rest, p->args, d)) {
+        diag_note(d, model->node->name_span, "population %s uses the %s declared here", p->name, model->name);
+        return false;
+    }
+    return true;
+}
+
 static void collect_decls(Model *m, const Env *env)
 {
     for (int i = 0; i < env->n; i++) {
@@ -542,8 +588,10 @@ static void collect_decls(Model *m, const Env *env)
             continue;
         if (d->kind == D_POPULATION || d->kind == D_INPUT || d->kind == D_OUTPUT || d->kind == D_SYNAPSE) {
             note_decl(m, d);
-            if (d->kind == D_POPULATION)
-                note_decl(m, d->model);
+            if (d->kind == D_POPULATION) {
+                const Decl *model = d->model->dead ? env_lookup(env, d->model->name) : d->model;
+                note_decl(m, model ? model : d->model);
+            }
         }
     }
 }
@@ -595,6 +643,10 @@ Model *model_build(const Env *env, const Model *old, uint64_t seed, Diags *d, Sp
             m->pops = xrealloc(m->pops, (size_t)(m->npops + 1) * sizeof *m->pops);
             ModelPop *p = &m->pops[m->npops++];
             *p = (ModelPop){ .decl = decl, .name = decl->name, .n = decl->size, .model = decl->model, .info = decl->model->info };
+            if (!bind_model(env, p, d)) {
+                model_free(m);
+                return NULL;
+            }
         }
     }
     bool ok = true;
@@ -718,6 +770,7 @@ void model_free(Model *m)
     }
     for (int i = 0; i < m->npops; i++) {
         free(m->pops[i].params);
+        free(m->pops[i].args);
         free(m->pops[i].state);
         free(m->pops[i].sources);
         free(m->pops[i].sites);

@@ -375,7 +375,50 @@ static int learnable(Model *m, OptimParam *out)
 
 /* ---- checkpoints ---------------------------------------------------------- */
 
-static bool write_checkpoint(const char *path, Model *m, const Optimizer *opt, int64_t step, Diags *d, Span at)
+/* Checkpoint keys besides the parameters and the optimizer's state:
+ *   train.step        steps taken
+ *   train.optimizer   which optimizer wrote it (its place in builtins.def)
+ *   train.data        a data set's sampler: epoch, position, and two generator
+ *                     states as 16-bit pieces (exact in float builds too) */
+enum { RNG_PIECES = 16 };
+
+static void rng_pack(const Rng *r, real *out)
+{
+    for (int i = 0; i < 4; i++)
+        for (int k = 0; k < 4; k++)
+            out[i * 4 + k] = (real)((r->s[i] >> (16 * k)) & 0xffff);
+}
+
+static Rng rng_unpack(const real *in)
+{
+    Rng r = { { 0 } };
+    for (int i = 0; i < 4; i++)
+        for (int k = 0; k < 4; k++)
+            r.s[i] |= (uint64_t)in[i * 4 + k] << (16 * k);
+    return r;
+}
+
+static int optimizer_id(const Optimizer *opt)
+{
+    for (int i = 0; builtin_at(i); i++)
+        if (strcmp(builtin_at(i)->name, optim_kind(opt)) == 0)
+            return i;
+    return -1;
+}
+
+static bool add_numbers(NpzWriter *w, const char *key, const real *v, int64_t n, Diags *d, Span at)
+{
+    Tensor *t = tensor_new(key, 1, &n, d, at);
+    if (!t)
+        return false;
+    memcpy(t->data, v, (size_t)n * sizeof(real));
+    bool ok = npz_writer_add(w, key, t, d, at);
+    tensor_free(t);
+    return ok;
+}
+
+static bool write_checkpoint(const char *path, Model *m, const Optimizer *opt, int64_t step, DataSet *ds, const Rng *data_rng,
+                             Diags *d, Span at)
 {
     NpzWriter *w = npz_writer_new(path, d, at);
     if (!w)
@@ -383,14 +426,16 @@ static bool write_checkpoint(const char *path, Model *m, const Optimizer *opt, i
     bool ok = true;
     for (int i = 0; i < m->nparams && ok; i++)
         ok = npz_writer_add(w, m->params[i].name, m->params[i].value, d, at);
-    int64_t one = 1;
-    Tensor *t = tensor_new("train.step", 1, &one, d, at);
-    ok = ok && t;
-    if (ok) {
-        t->data[0] = (real)step;
-        ok = npz_writer_add(w, "train.step", t, d, at);
+    real v[2 + 2 * RNG_PIECES] = { (real)step, (real)optimizer_id(opt) };
+    ok = ok && add_numbers(w, "train.step", &v[0], 1, d, at) && add_numbers(w, "train.optimizer", &v[1], 1, d, at);
+    if (ok && ds) {
+        DataCursor c = data_cursor(ds, DATA_TRAIN);
+        v[0] = (real)c.epoch;
+        v[1] = (real)c.pos;
+        rng_pack(&c.order_rng, v + 2);
+        rng_pack(data_rng, v + 2 + RNG_PIECES);
+        ok = add_numbers(w, "train.data", v, 2 + 2 * RNG_PIECES, d, at);
     }
-    tensor_free(t);
     ok = ok && optim_save(opt, w, d, at);
     if (!ok) {
         npz_writer_abort(w);
@@ -400,7 +445,8 @@ static bool write_checkpoint(const char *path, Model *m, const Optimizer *opt, i
 }
 
 /* Reads everything first; changes nothing unless all of it fits. */
-static bool read_checkpoint(const char *path, Model *m, Optimizer *opt, int64_t *step, Diags *d, Span at)
+static bool read_checkpoint(const char *path, Model *m, Optimizer *opt, int64_t *step, DataSet *ds, Rng *data_rng, Diags *d,
+                            Span at)
 {
     NpzReader *r = npz_reader_new(path, d, at);
     if (!r)
@@ -410,6 +456,35 @@ static bool read_checkpoint(const char *path, Model *m, Optimizer *opt, int64_t 
         diag_error(d, at, "'%s' is not a training checkpoint (it has no train.step)", path);
         npz_reader_free(r);
         return false;
+    }
+    Tensor *kind = npz_reader_find(r, "train.optimizer") ? npz_reader_read(r, "train.optimizer", d, at) : NULL;
+    if (kind && (int)kind->data[0] != optimizer_id(opt)) {
+        const Builtin *b = builtin_at((int)kind->data[0]);
+        diag_error(d, at, "'%s' was written by %s, but this run trains with %s; its optimizer state does not carry over", path,
+                   b ? b->name : "another optimizer", optim_kind(opt));
+        tensor_free(kind);
+        npz_reader_free(r);
+        return false;
+    }
+    tensor_free(kind);
+    DataCursor cursor = { 0 };
+    Rng next_rng = { { 0 } };
+    if (ds) {
+        Tensor *dc = npz_reader_find(r, "train.data") ? npz_reader_read(r, "train.data", d, at) : NULL;
+        if (!dc || dc->size != 2 + 2 * RNG_PIECES) {
+            if (!dc)
+                diag_error(d, at, "'%s' does not hold a data set's place (train.data): it was not written by training on data", path);
+            else
+                diag_error(d, at, "train.data in '%s' has %lld values, expected %d", path, (long long)dc->size, 2 + 2 * RNG_PIECES);
+            tensor_free(dc);
+            npz_reader_free(r);
+            return false;
+        }
+        cursor.epoch = (int64_t)dc->data[0];
+        cursor.pos = (int64_t)dc->data[1];
+        cursor.order_rng = rng_unpack(dc->data + 2);
+        next_rng = rng_unpack(dc->data + 2 + RNG_PIECES);
+        tensor_free(dc);
     }
     Tensor **vals = xcalloc((size_t)m->nparams + 1, sizeof *vals);
     bool ok = true;
@@ -428,7 +503,10 @@ static bool read_checkpoint(const char *path, Model *m, Optimizer *opt, int64_t 
     ok = ok && ts;
     /* the optimizer's state: its load reads and checks all before changing */
     ok = ok && optim_load(opt, r, d, at);
+    ok = ok && (!ds || data_cursor_restore(ds, DATA_TRAIN, &cursor, d, at));
     if (ok) {
+        if (ds)
+            *data_rng = next_rng;
         *step = (int64_t)ts->data[0];
         for (int i = 0; i < m->nparams; i++)
             memcpy(m->params[i].value->data, vals[i]->data, (size_t)vals[i]->size * sizeof(real));
@@ -511,6 +589,34 @@ static void nonfinite_message(Episode *e, int64_t step, Diags *d, Span at)
     } else {
         diag_error(d, at, "training stopped at step %lld: the loss is not finite", (long long)step);
     }
+}
+
+/* The backward pass again, watching for the first step whose VJP makes a
+ * gradient not finite (sqrt at 0, log at 0, a division by 0). */
+static void bad_gradient_message(Episode *e, int64_t step, double loss, Diags *d, Span at)
+{
+    e->bw.check = true;
+    e->bw.bad_step = -1;
+    model_zero_grads(e->model);
+    episode_backward(e);
+    e->bw.check = false;
+    int bad = e->bw.bad_step;
+    if (bad < 0) {
+        diag_error(d, at, "training stopped at step %lld: a gradient is not finite (the loss was %.4g)", (long long)step, loss);
+        return;
+    }
+    const PlanStep *s = &e->plan.steps[bad];
+    char what[256];
+    if (s->kind == STEP_OP) {
+        const GNode *n = &e->g.nodes[s->node];
+        snprintf(what, sizeof what, "%s%s%s%s", ops_get(n->op)->name, n->label ? " (" : "", n->label ? n->label : "", n->label ? ")" : "");
+    } else {
+        size_t len = (size_t)snprintf(what, sizeof what, "the elementwise chain");
+        for (int k = 0; k < s->prog.ncode && len < sizeof what - 40; k++)
+            len += (size_t)snprintf(what + len, sizeof what - len, "%s %s", k ? "," : "", s->prog.code[k].op->name);
+    }
+    diag_error(d, at, "training stopped at step %lld: the gradient is not finite; the first op whose gradient is not comes from %s at time step %lld (the loss was %.4g)",
+               (long long)step, what, (long long)e->bw.bad_t, loss);
 }
 
 /* Fixed random feedback matrices for every weight read by a product. */
@@ -707,9 +813,22 @@ bool train_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
     OptimParam *ps = xcalloc((size_t)m->nparams + 1, sizeof *ps);
     int np = learnable(m, ps);
     bool ok = optim_bind(opt, ps, np, d, st->span);
+    /* A cost that no learnt weight can change is a mistake, not a term to carry. */
+    for (int k = 0; ok && k < e.costs.n; k++)
+        if (!e.bw.needs[e.costs.terms[k].node]) {
+            const Node *decl = e.costs.terms[k].decl;
+            diag_error(d, decl->a->span, "cost %s does not depend on any weight marked learn, so training cannot change it",
+                       e.costs.terms[k].name);
+            diag_hint(d, "mark a synapse that reaches it with learn, or remove the cost");
+            ok = false;
+        }
+    Rng base;
+    rng_seed(&base, rt->seed);
+    Rng batches = rng_stream(&base, rng_id("train batches"));
+    Rng data_rng = rng_stream(&base, rng_id("train data"));
     int64_t start = 0;
     if (ok && c.resume) {
-        ok = read_checkpoint(c.resume, m, opt, &start, d, c.resume_at);
+        ok = read_checkpoint(c.resume, m, opt, &start, src.ds, &data_rng, d, c.resume_at);
         if (ok && start >= c.steps) {
             diag_error(d, c.resume_at, "'%s' is at step %lld, already past steps %lld", c.resume, (long long)start, (long long)c.steps);
             ok = false;
@@ -726,10 +845,6 @@ bool train_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
         set_feedback(&e, &feedback, &nfeedback);
     if (ok)
         curve_start(rt, &e.costs, c.steps - start);
-    Rng base;
-    rng_seed(&base, rt->seed);
-    Rng batches = rng_stream(&base, rng_id("train batches"));
-    Rng data_rng = rng_stream(&base, rng_id("train data"));
     double t0 = now_seconds(), last_print = t0;
     int64_t every_line = c.steps / 10 > 0 ? c.steps / 10 : 1;
     bool showed = false;
@@ -762,7 +877,7 @@ bool train_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
         if (c.clip > 0)
             optim_clip(ps, np, c.clip);
         if (!all_finite(ps, np, true)) {
-            diag_error(d, st->span, "training stopped at step %lld: a gradient is not finite (the loss was %.4g)", (long long)step, loss);
+            bad_gradient_message(&e, step, loss, d, st->span);
             ok = false;
             break;
         }
@@ -781,7 +896,7 @@ bool train_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
             break;
         }
         if (c.checkpoint && c.every > 0 && (step + 1) % c.every == 0)
-            ok = write_checkpoint(c.checkpoint, m, opt, step + 1, d, c.checkpoint_at);
+            ok = write_checkpoint(c.checkpoint, m, opt, step + 1, src.ds, &data_rng, d, c.checkpoint_at);
         char terms[256];
         format_terms(&e, terms, sizeof terms);
         double now = now_seconds();
