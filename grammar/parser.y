@@ -6,6 +6,12 @@
  * productions let one file report all its errors (as jq's parser.y does), and
  * syntax errors name what was expected and, for an unclosed construct, where it
  * was opened. Actions only call ast_* helpers.
+ *
+ * Consistent default reductions and LAC make the parser find an error in the
+ * state where it met the bad token, so an error inside { } is recovered by the
+ * body's own error rule (not by the top level's, which would end the block),
+ * and "expected ..." lists every token that fits there. A statement an action
+ * found wrong (nested too deeply, a chained comparison) is dropped by keep().
  */
 %define api.pure full
 %define parse.error custom
@@ -649,8 +655,8 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, LexStat
 
     /* An unclosed ( or [ of this statement: the statement ends here (lex_recover),
      * and when the line below it was swallowed, that is what to say. */
-    Opener open = { 0 };
-    for (int i = lx->depth - 1; i >= 0 && lx->open[i].token != '{'; i--)
+    Opener open = { 0 };   /* the innermost, not counting the offending token itself */
+    for (int i = lx->depth - 1; i >= 0 && lx->open[i].token != '{' && !open.token; i--)
         if (lx->open[i].at.off < at.off)
             open = lx->open[i];
     uint32_t line_start = at.off;

@@ -36,6 +36,9 @@ typedef struct Episode {
     int nwanted;
     Tensor *outputs;       /* keep_outputs: [T, B, n_out] of the model's one output */
     struct Plasticity *plastic;  /* the plastic synapses' rules, run in the forward pass */
+    int64_t recompute;     /* segment length, 0 when every step's values are stored */
+    Rng *noise_at;         /* noise generators at each segment's start, to replay them */
+    int nnoise;
     int output_node;
 } Episode;
 
@@ -48,6 +51,8 @@ typedef struct EpisodeSpec {
     const char *const *extra; /* named values to keep for reading (outputs, records) */
     int nextra;
     bool keep_outputs;     /* copy the output at every step into e->outputs (metrics) */
+    int64_t recompute;     /* store values for segments of this many steps and recompute
+                              them backwards (recompute every K); 0 stores all */
 } EpisodeSpec;
 
 bool episode_init(Episode *e, Model *m, const Env *env, const EpisodeSpec *spec, Diags *d, Span at);

@@ -45,6 +45,8 @@ typedef struct Interp {
 extern volatile sig_atomic_t interp_interrupted;
 
 void interp_init(Interp *in);
+/* For scripts: Ctrl-C stops the running statement cleanly; a second one ends cajal. */
+void interp_catch_interrupts(void);
 void interp_fini(Interp *in);
 
 /* -D name=value; false (after reporting) when the text is not name=expression. */

@@ -60,6 +60,9 @@ typedef struct PlanStep {
 typedef struct PlanSpec {
     int64_t batch, steps;
     bool store;            /* keep every step's values for the backward pass */
+    int64_t recompute;     /* with store: keep states at every step but other values
+                              for one segment of this many steps, recomputed in the
+                              backward pass (0: keep everything) */
     const int *wanted;     /* nodes that must be materialized (records, costs) */
     int nwanted;
     Tensor *const *inputs; /* per model input: [T, B, n] values, or NULL for zeros */

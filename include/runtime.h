@@ -50,6 +50,7 @@ typedef struct Runtime {
     int ndata;
     LossCurve loss;
     bool has_grads;        /* the model's gradients hold the last batch's */
+    uint64_t train_runs;   /* train statements so far: each draws its own batches */
 } Runtime;
 
 void runtime_init(Runtime *rt);

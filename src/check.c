@@ -9,6 +9,7 @@
  */
 #include "check.h"
 #include "lex.h"
+#include "torch_map.h"
 #include "sample.h"
 #include "xalloc.h"
 
@@ -1273,7 +1274,7 @@ static bool check_synapse(Checker *c, Node *st)
                     break;
                 }
                 if (!(v.num >= 0 && v.num <= 1)) {
-                    diag_error(c->diags, item->b->span, "the connection probability p must lie in [0, 1], not %g", v.num);
+                    diag_error(c->diags, item->b->span, "the connection probability p must lie in [0, 1]");
                     ok = false;
                     break;
                 }
@@ -1682,6 +1683,16 @@ bool check_stmt(Checker *c, Node *st)
     case AST_SAVE:
         return check_exprs(c, &st->list, IN_SAVE);
     case AST_LOAD:
+        if (st->name) {
+            const char *near = NULL;
+            if (torch_map_known(st->name, &near))
+                return true;
+            if (near)
+                diag_error(c->diags, st->name_span, "unknown weight mapping '%s'; did you mean '%s'?", st->name, near);
+            else
+                diag_error(c->diags, st->name_span, "unknown weight mapping '%s': load ... as takes torch_lstm or torch_gru", st->name);
+            return false;
+        }
         if (st->a) {
             ExprType t;
             return check_expr(c, st->a, IN_SAVE, &t);

@@ -18,6 +18,7 @@
 #include "check.h"
 #include "xalloc.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -896,6 +897,113 @@ static void run_inference(Body *b)
         infer_statement(b, b->decl->body.v[i]);
 }
 
+/* ---- gates stay in [0, 1] ----------------------------------------------------- */
+
+/* The interval an expression's values lie in, where the checker can tell (known
+ * false where it cannot: a state, a parameter, a function it does not know).
+ * Bounds may be infinite. */
+typedef struct Range {
+    bool known;
+    double lo, hi;
+} Range;
+
+static Range interval(double lo, double hi) { return (Range){ true, lo, hi }; }
+static const Range UNKNOWN_RANGE = { false, 0, 0 };
+
+static double times(double a, double b) { return a == 0 || b == 0 ? 0 : a * b; }   /* 0 * inf = 0 */
+
+static Range range_of(Body *b, const Node *e)
+{
+    switch (e->kind) {
+    case AST_NUMBER:
+        return interval(e->num, e->num);
+    case AST_NAME: {
+        Sym *s = find_sym(b, e->name);
+        if (s && s->kind == S_VAR && b->info->vars[s->info_var].kind == VAR_GATE)
+            return interval(0, 1);
+        Decl *d = s ? NULL : env_lookup(b->c->env, e->name);
+        if (d && d->kind == D_LET && d->value.kind == V_NUM)
+            return interval(d->value.num, d->value.num);
+        return UNKNOWN_RANGE;
+    }
+    case AST_UNARY: {
+        if (e->op == AOP_NOT)
+            return interval(0, 1);
+        Range x = range_of(b, e->a);
+        return e->op == '-' && x.known ? interval(-x.hi, -x.lo) : x;
+    }
+    case AST_BINARY: {
+        if (e->op == '<' || e->op == '>' || e->op == AOP_LE || e->op == AOP_GE || e->op == AOP_EQ || e->op == AOP_NE ||
+            e->op == AOP_AND || e->op == AOP_OR)
+            return interval(0, 1);
+        Range x = range_of(b, e->a), y = range_of(b, e->b);
+        if (!x.known || !y.known)
+            return UNKNOWN_RANGE;
+        if (e->op == '+')
+            return interval(x.lo + y.lo, x.hi + y.hi);
+        if (e->op == '-')
+            return interval(x.lo - y.hi, x.hi - y.lo);
+        if (e->op == '*') {
+            double p[4] = { times(x.lo, y.lo), times(x.lo, y.hi), times(x.hi, y.lo), times(x.hi, y.hi) };
+            Range r = interval(p[0], p[0]);
+            for (int k = 1; k < 4; k++) {
+                r.lo = p[k] < r.lo ? p[k] : r.lo;
+                r.hi = p[k] > r.hi ? p[k] : r.hi;
+            }
+            return r;
+        }
+        return UNKNOWN_RANGE;
+    }
+    case AST_CALL: {
+        if (e->a->kind != AST_NAME)
+            return UNKNOWN_RANGE;
+        const char *f = e->a->name;
+        Sym *s = find_sym(b, e->a->name);
+        if (s && s->kind == S_PARAM && s->value.kind == V_FUNC)
+            f = s->value.str;   /* phi = tanh */
+        else if (s)
+            return UNKNOWN_RANGE;
+        const Node *x = e->list.n ? (e->list.v[0]->kind == AST_ARG ? e->list.v[0]->a : e->list.v[0]) : NULL;
+        if (strcmp(f, "sigmoid") == 0 || strcmp(f, "step") == 0)
+            return interval(0, 1);
+        if (strcmp(f, "tanh") == 0 || strcmp(f, "sin") == 0 || strcmp(f, "cos") == 0)
+            return interval(-1, 1);
+        if (strcmp(f, "relu") == 0 || strcmp(f, "softplus") == 0 || strcmp(f, "exp") == 0 || strcmp(f, "abs") == 0 ||
+            strcmp(f, "square") == 0 || strcmp(f, "sqrt") == 0)
+            return interval(0, INFINITY);
+        if (strcmp(f, "affine") == 0)
+            return interval(-INFINITY, INFINITY);
+        if (strcmp(f, "linear") == 0 && x)
+            return range_of(b, x);
+        if (strcmp(f, "clip") == 0 && e->list.n == 3) {
+            Range lo = range_of(b, e->list.v[1]), hi = range_of(b, e->list.v[2]);
+            return lo.known && hi.known ? interval(lo.lo, hi.hi) : UNKNOWN_RANGE;
+        }
+        return UNKNOWN_RANGE;
+    }
+    default:
+        return UNKNOWN_RANGE;
+    }
+}
+
+/* A gate is a value in [0, 1] (DESIGN.md section 1): warns where its equation
+ * can be seen to leave that interval. */
+static void check_gate_ranges(Body *b)
+{
+    for (int i = 0; i < b->decl->body.n; i++) {
+        const Node *st = b->decl->body.v[i];
+        if (st->kind != AST_GATE)
+            continue;
+        Range r = range_of(b, st->a);
+        if (!r.known || (r.lo >= 0 && r.hi <= 1))
+            continue;
+        diag_warning(b->c->diags, st->a->span, "gate '%s' is not confined to [0, 1]: its expression ranges over [%g, %g]", st->name,
+                     r.lo, r.hi);
+        diag_hint(b->c->diags, "a gate is a sigmoid, as in gate %s = sigmoid(affine(in, h)); without 'gate', %s is a plain variable",
+                  st->name, st->name);
+    }
+}
+
 static void body_fini(Body *b)
 {
     free(b->syms);
@@ -973,6 +1081,8 @@ ModelInfo *check_model_body(Checker *c, Node *decl)
         }
         if (b.in_var >= 0)
             info->in_dim = b.vars[b.in_var].dim;
+        if (b.kind != D_PLASTICITY)
+            check_gate_ranges(&b);
     }
     body_fini(&b);
     return c->diags->errors == errors ? info : NULL;

@@ -670,7 +670,7 @@ const char *data_describe(const DataSet *ds, char *buf, size_t n)
         snprintf(buf + k, n - (size_t)k, ", %lld characters, vocabulary of %lld", (long long)ds->len,
                  (long long)f->classes);
     else if (f->kind == DATA_ARRAYS)
-        snprintf(buf + k, n - (size_t)k, ", %lld outputs", (long long)f->n_out);
+        snprintf(buf + k, n - (size_t)k, ", %lld output%s", (long long)f->n_out, f->n_out == 1 ? "" : "s");
     else
         snprintf(buf + k, n - (size_t)k, ", no targets");
     return buf;

@@ -460,8 +460,6 @@ const char *diag_closest(const char *name, const char *const *candidates, int n)
         if (!candidates[i] || strcmp(candidates[i], name) == 0)
             continue;
         int dist = edit_distance(name, candidates[i], limit);
-        if (dist >= (int)strlen(name))
-            continue;   /* 'b' for 'N' replaces the whole name: no guess */
         if (dist < best_d) {
             best_d = dist;
             best = candidates[i];

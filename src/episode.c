@@ -70,7 +70,9 @@ bool episode_init(Episode *e, Model *m, const Env *env, const EpisodeSpec *spec,
             e->wanted[e->nwanted++] = extra[k];
     }
     PlanSpec ps = { .batch = spec->batch, .steps = spec->steps, .store = spec->backward, .wanted = e->wanted,
-                    .nwanted = e->nwanted, .own_inputs = true, .dt = spec->dt };
+                    .nwanted = e->nwanted, .own_inputs = true, .dt = spec->dt,
+                    .recompute = spec->backward ? spec->recompute : 0 };
+    e->recompute = ps.recompute > 0 && ps.recompute < spec->steps ? ps.recompute : 0;
     char tag[64];
     snprintf(tag, sizeof tag, "noise#train");
     ps.noise = model_stream(m, tag);
@@ -106,6 +108,12 @@ bool episode_init(Episode *e, Model *m, const Env *env, const EpisodeSpec *spec,
     e->terms = xcalloc((size_t)e->costs.n + 1, sizeof *e->terms);
     e->seed = xcalloc((size_t)e->costs.n + 1, sizeof *e->seed);
     e->seed_node = xcalloc((size_t)e->costs.n + 1, sizeof *e->seed_node);
+    if (e->recompute) {
+        for (int i = 0; i < e->plan.nsteps; i++)
+            e->nnoise += e->plan.steps[i].kind == STEP_NOISE;
+        int64_t segments = (e->steps + e->recompute - 1) / e->recompute;
+        e->noise_at = xcalloc((size_t)(segments * e->nnoise + 1), sizeof *e->noise_at);
+    }
     return true;
 }
 
@@ -124,6 +132,7 @@ void episode_fini(Episode *e)
     free(e->terms);
     free(e->seed);
     free(e->seed_node);
+    free(e->noise_at);
     tensor_free(e->outputs);
     memset(e, 0, sizeof *e);
 }
@@ -152,6 +161,22 @@ real *episode_value(Episode *e, const char *name, int64_t t, int64_t *ld)
     return node >= 0 ? plan_value(&e->plan, node, t, ld, NULL) : NULL;
 }
 
+static void save_noise(Episode *e, int64_t segment)
+{
+    int k = 0;
+    for (int i = 0; i < e->plan.nsteps; i++)
+        if (e->plan.steps[i].kind == STEP_NOISE)
+            e->noise_at[segment * e->nnoise + k++] = e->plan.steps[i].rng;
+}
+
+static void restore_noise(Episode *e, int64_t segment)
+{
+    int k = 0;
+    for (int i = 0; i < e->plan.nsteps; i++)
+        if (e->plan.steps[i].kind == STEP_NOISE)
+            e->plan.steps[i].rng = e->noise_at[segment * e->nnoise + k++];
+}
+
 double episode_forward(Episode *e)
 {
     const int64_t T = e->steps;
@@ -173,6 +198,8 @@ double episode_forward(Episode *e)
     for (int k = 0; k < e->costs.n; k++)
         e->terms[k] = 0;
     for (int64_t t = 0; t < T; t++) {
+        if (e->recompute && t % e->recompute == 0)
+            save_noise(e, t / e->recompute);
         if (!pl) {
             plan_step(&e->plan, t);
         } else if (!plasticity_step(pl, &e->plan, t)) {
@@ -214,6 +241,14 @@ void episode_backward(Episode *e)
         if (e->costs.terms[k].constant)
             autodiff_seed(&e->bw, e->costs.terms[k].node, 0, 1);
     for (int64_t t = T - 1; t >= 0; t--) {
+        /* Recomputation: at a segment's last step, run its steps forward again
+         * (states are kept, noise replays) to refill the values it needs. */
+        if (e->recompute && (t == T - 1 || (t + 1) % e->recompute == 0)) {
+            int64_t start = t - t % e->recompute;
+            restore_noise(e, start / e->recompute);
+            for (int64_t u = start; u <= t; u++)
+                plan_step(&e->plan, u);
+        }
         int n = 0;
         for (int k = 0; k < e->costs.n; k++) {
             double w = e->weights[k * T + t];

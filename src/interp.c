@@ -30,6 +30,25 @@ static void notice(void *self, const char *msg)
 
 static bool import_module(void *self, Checker *c, const Node *st);
 
+/* Ctrl-C in a script: the first asks the running statement to stop cleanly
+ * (training keeps its parameters, a simulation its state); a second ends cajal. */
+static void on_script_interrupt(int sig)
+{
+    if (interp_interrupted) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
+    interp_interrupted = 1;
+}
+
+void interp_catch_interrupts(void)
+{
+    struct sigaction sa = { 0 };
+    sa.sa_handler = on_script_interrupt;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+}
+
 void interp_init(Interp *in)
 {
     memset(in, 0, sizeof *in);
@@ -188,8 +207,8 @@ static bool import_module(void *self, Checker *c, const Node *st)
         NodeKind k = prog->body.v[i]->kind;
         if (k != AST_LET && k != AST_NEURON && k != AST_CELL && k != AST_PLASTICITY && k != AST_IMPORT &&
             k != AST_EXTERN && k != AST_TASK && k != AST_SEED) {
-            diag_error(c->diags, prog->body.v[i]->span, "a module declares models, rules and lets; a %s belongs in the script that imports it",
-                       ast_kind_word(k));
+            diag_error(c->diags, prog->body.v[i]->span, "a module declares models, rules and lets; %s belongs in the script that imports it",
+                       ast_kind_phrase(k));
             diag_note(c->diags, st->span, "in the module imported here");
             return false;
         }

@@ -7,6 +7,7 @@
  * times, once per stage, each with its own intermediate states.
  */
 #include "lower.h"
+#include "pending.h"
 #include "xalloc.h"
 
 #include <math.h>
@@ -260,7 +261,10 @@ static int pop_output(Lower *L, Stage *s, int pop, Span at)
 {
     const ModelPop *p = &L->m->pops[pop];
     if (p->info->spiking && !p->info->out)
-        return fail(L, at, "synapses from spiking populations are not built into this version of cajal");
+    {
+        L->failed = true;
+        return pending_stop(L->d, at, "a synapse from a spiking population", PENDING_SPIKING) ? -1 : -1;
+    }
     int v = var_index(p->info, p->info->out);
     if (v < 0)
         return fail(L, at, "this population has no output for synapses to read");
@@ -573,7 +577,11 @@ static int lower_expr(Lower *L, Stage *s, int pop, const Node *e)
         }
         Decl *d = env_lookup(L->spec->env, callee->name);
         if (d && d->kind == D_EXTERN)
-            return fail(L, e->span, "calling extern C functions is not built into this version of cajal");
+        {
+            L->failed = true;
+            pending_stop(L->d, e->span, callee->name, PENDING_EXTERN);
+            return -1;
+        }
         return lower_call(L, s, pop, e, callee->name);
     }
     default:
@@ -835,7 +843,7 @@ bool lower_model(const Model *m, const LowerSpec *spec, Graph *g, Diags *d, Span
     Lower L = { .m = m, .spec = spec, .g = g, .d = d, .at = at };
     for (int p = 0; p < m->npops; p++)
         if (m->pops[p].info->spiking) {
-            diag_error(d, at, "population %s spikes, and spiking networks are not built into this version of cajal", m->pops[p].name);
+            pending_stop(d, m->pops[p].decl->node->span, m->pops[p].model->name, PENDING_SPIKING);
             return false;
         }
     L.input_leaf = xmalloc((size_t)(m->ninputs + 1) * sizeof *L.input_leaf);

@@ -16,6 +16,7 @@
 #include "xalloc.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -88,6 +89,8 @@ static int dump_ast(const char *path)
 
 int main(int argc, char **argv)
 {
+    /* A file-size limit is an error to report when writing, not a reason to die. */
+    signal(SIGXFSZ, SIG_IGN);
     Interp in;
     interp_init(&in);
     in.color = use_color();
@@ -197,6 +200,8 @@ int main(int argc, char **argv)
         return finish(&in, EXIT_SCRIPT);
     }
 
+    if (script || nsnippets)
+        interp_catch_interrupts();
     if (script) {
         in.check_only = check_only;
         in.check_defines = true;

@@ -11,7 +11,7 @@ static const struct {
 
 bool pending_stop(Diags *d, Span at, const char *word, PendingKey key)
 {
-    diag_error(d, at, "'%s' cannot run yet: %s is not built into this version of cajal", word, pending[key].what);
+    diag_error(d, at, "'%s' cannot run yet: this version of cajal does not have %s", word, pending[key].what);
     if (pending[key].instead[0])
         diag_hint(d, "%s", pending[key].instead);
     return false;

@@ -14,6 +14,7 @@
 #include "io_csv.h"
 #include "io_npy.h"
 #include "runtime.h"
+#include "torch_map.h"
 #include "xalloc.h"
 
 #include <string.h>
@@ -122,6 +123,19 @@ bool persist_save(Runtime *rt, const Env *env, const Node *st, Diags *d)
             ok = npz_writer_add(w, rt->recs[i].name, rt->recs[i].data, d, st->span);
         if (ok && rt->nrecs)
             ok = npz_writer_add(w, "time", rt->times, d, st->span);
+        /* the loss curve of the last training: loss.step and loss.TERM */
+        const LossCurve *c = &rt->loss;
+        for (int k = -1; ok && c->n && k < c->nterms; k++) {
+            int64_t n = c->n;
+            Tensor *t = tensor_new("loss", 1, &n, d, st->span);
+            ok = t != NULL;
+            for (int64_t i = 0; ok && i < n; i++)
+                t->data[i] = (real)(k < 0 ? c->step[i] : c->value[k * c->cap + i]);
+            char key[256];
+            snprintf(key, sizeof key, "loss.%s", k < 0 ? "step" : c->names[k]);
+            ok = ok && npz_writer_add(w, key, t, d, st->span);
+            tensor_free(t);
+        }
     } else {
         for (int i = 0; i < st->list.n && ok; i++) {
             Tensor *t = NULL;
@@ -183,8 +197,9 @@ static bool load_into(ModelParam *p, const Tensor *t, const char *from, Diags *d
 bool persist_load(Runtime *rt, const Env *env, const Node *st, Diags *d)
 {
     if (st->name) {
-        diag_error(d, st->span, "load ... as %s: weight mappings from other tools come with cells (LSTM, GRU)", st->name);
-        return false;
+        if (!runtime_model(rt, env, d, st->span))
+            return false;
+        return torch_map_load(rt->model, st->name, st->text, d, st->span);
     }
     if (!runtime_model(rt, env, d, st->span))
         return false;

@@ -94,6 +94,17 @@ static void mark_live(Plan *p)
                 p->live[g->nodes[i].in[k]] = true;
 }
 
+static bool across_rows(OpKind op)
+{
+    switch (op) {
+    case OP_MSE: case OP_CROSS_ENTROPY: case OP_NLL: case OP_BCE: case OP_SUM: case OP_MEAN:
+    case OP_L1: case OP_L2: case OP_SUM_BATCH: case OP_OUTER:
+        return true;
+    default:
+        return false;
+    }
+}
+
 static void assign_segments(Plan *p)
 {
     const Graph *g = p->g;
@@ -117,6 +128,10 @@ static void assign_segments(Plan *p)
             for (int k = 0; k < n->nin; k++)
                 if (p->seg[n->in[k]] > s)
                     s = p->seg[n->in[k]];
+            /* A hoisted op runs once over every step's rows; one that sums across
+             * rows (a loss, a mean) would mix the steps, so it stays in the loop. */
+            if (s == SEG_HOIST && across_rows(n->op))
+                s = SEG_LOOP;
             p->seg[i] = s;
             break;
         }
@@ -202,7 +217,8 @@ static bool assign_buffers(Plan *p, Diags *d, Span at)
 {
     const Graph *g = p->g;
     const int64_t B = p->spec.batch, T = p->spec.steps;
-    const int loop_period = p->spec.store ? (int)T : 1;
+    /* storing: every step; with recomputation, the steps of one segment */
+    const int loop_period = !p->spec.store ? 1 : p->spec.recompute > 0 && p->spec.recompute < T ? (int)p->spec.recompute : (int)T;
     for (int i = 0; i < g->n; i++)
         p->ref[i] = (PlanRef){ -1, 0, 0 };
     /* Leaves. */

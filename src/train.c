@@ -154,22 +154,23 @@ static bool check_sizes(const Model *m, const Source *src, Diags *d)
 {
     if (src->n_in > 0) {
         if (m->ninputs != 1) {
-            diag_error(d, src->at, "this task feeds %lld input channels, so the model needs exactly one input (it has %d)",
-                       (long long)src->n_in, m->ninputs);
+            diag_error(d, src->at, "this %s feeds %lld input channels, so the model needs exactly one input (it has %d)",
+                       src->is_task ? "task" : "data set", (long long)src->n_in, m->ninputs);
             return false;
         }
         if (m->inputs[0].n != src->n_in) {
-            diag_error(d, src->at, "this task has %lld input channels but input %s has %lld", (long long)src->n_in,
+            diag_error(d, src->at, "this %s has %lld input channels but input %s has %lld", src->is_task ? "task" : "data set", (long long)src->n_in,
                        m->inputs[0].name, (long long)m->inputs[0].n);
             return false;
         }
     }
     if (m->noutputs != 1) {
-        diag_error(d, src->at, "this task compares one output with its targets, and the model has %d outputs", m->noutputs);
+        diag_error(d, src->at, "this %s compares one output with its targets, and the model has %d outputs",
+                   src->is_task ? "task" : "data set", m->noutputs);
         return false;
     }
     if (m->outputs[0].n != src->n_out) {
-        diag_error(d, src->at, "this task has %lld target channels but output %s has %lld", (long long)src->n_out,
+        diag_error(d, src->at, "this %s has %lld target channels but output %s has %lld", src->is_task ? "task" : "data set", (long long)src->n_out,
                    m->outputs[0].name, (long long)m->outputs[0].n);
         return false;
     }
@@ -288,7 +289,7 @@ typedef enum Credit { CREDIT_BACKPROP, CREDIT_FEEDBACK, CREDIT_NODE, CREDIT_WEIG
 
 typedef struct TrainClauses {
     const Node *on, *with;
-    int64_t batch, steps, window, every;
+    int64_t batch, steps, window, every, recompute;
     double clip;
     Credit credit;
     const char *checkpoint, *resume;
@@ -308,6 +309,7 @@ static void read_clauses(const Env *env, const Node *st, TrainClauses *c)
         else if (!strcmp(w, "batch")) c->batch = (int64_t)check_number(env, o->a);
         else if (!strcmp(w, "steps")) c->steps = (int64_t)check_number(env, o->a);
         else if (!strcmp(w, "bptt")) c->window = (int64_t)check_number(env, o->a);
+        else if (!strcmp(w, "recompute")) c->recompute = (int64_t)check_number(env, o->a);
         else if (!strcmp(w, "every")) c->every = (int64_t)check_number(env, o->a);
         else if (!strcmp(w, "clip")) c->clip = check_number(env, o->a);
         else if (!strcmp(w, "checkpoint")) c->checkpoint = o->text, c->checkpoint_at = o->span;
@@ -417,8 +419,8 @@ static bool add_numbers(NpzWriter *w, const char *key, const real *v, int64_t n,
     return ok;
 }
 
-static bool write_checkpoint(const char *path, Model *m, const Optimizer *opt, int64_t step, DataSet *ds, const Rng *data_rng,
-                             Diags *d, Span at)
+static bool write_checkpoint(const char *path, Model *m, const Optimizer *opt, int64_t step, uint64_t run, DataSet *ds,
+                             const Rng *data_rng, const LossCurve *curve, Diags *d, Span at)
 {
     NpzWriter *w = npz_writer_new(path, d, at);
     if (!w)
@@ -426,8 +428,9 @@ static bool write_checkpoint(const char *path, Model *m, const Optimizer *opt, i
     bool ok = true;
     for (int i = 0; i < m->nparams && ok; i++)
         ok = npz_writer_add(w, m->params[i].name, m->params[i].value, d, at);
-    real v[2 + 2 * RNG_PIECES] = { (real)step, (real)optimizer_id(opt) };
-    ok = ok && add_numbers(w, "train.step", &v[0], 1, d, at) && add_numbers(w, "train.optimizer", &v[1], 1, d, at);
+    real v[2 + 2 * RNG_PIECES] = { (real)step, (real)optimizer_id(opt), (real)run };
+    ok = ok && add_numbers(w, "train.step", &v[0], 1, d, at) && add_numbers(w, "train.optimizer", &v[1], 1, d, at) &&
+         add_numbers(w, "train.run", &v[2], 1, d, at);
     if (ok && ds) {
         DataCursor c = data_cursor(ds, DATA_TRAIN);
         v[0] = (real)c.epoch;
@@ -435,6 +438,16 @@ static bool write_checkpoint(const char *path, Model *m, const Optimizer *opt, i
         rng_pack(&c.order_rng, v + 2);
         rng_pack(data_rng, v + 2 + RNG_PIECES);
         ok = add_numbers(w, "train.data", v, 2 + 2 * RNG_PIECES, d, at);
+    }
+    /* the loss curve so far, so a resumed run keeps the whole of it */
+    for (int k = -1; ok && curve->n && k < curve->nterms; k++) {
+        char key[256];
+        snprintf(key, sizeof key, "loss.%s", k < 0 ? "step" : curve->names[k]);
+        real *vals = xmalloc((size_t)curve->n * sizeof *vals);
+        for (int64_t i = 0; i < curve->n; i++)
+            vals[i] = (real)(k < 0 ? curve->step[i] : curve->value[k * curve->cap + i]);
+        ok = add_numbers(w, key, vals, curve->n, d, at);
+        free(vals);
     }
     ok = ok && optim_save(opt, w, d, at);
     if (!ok) {
@@ -445,8 +458,8 @@ static bool write_checkpoint(const char *path, Model *m, const Optimizer *opt, i
 }
 
 /* Reads everything first; changes nothing unless all of it fits. */
-static bool read_checkpoint(const char *path, Model *m, Optimizer *opt, int64_t *step, DataSet *ds, Rng *data_rng, Diags *d,
-                            Span at)
+static bool read_checkpoint(const char *path, Model *m, Optimizer *opt, int64_t *step, uint64_t *run, DataSet *ds, Rng *data_rng,
+                            LossCurve *curve, Diags *d, Span at)
 {
     NpzReader *r = npz_reader_new(path, d, at);
     if (!r)
@@ -467,6 +480,9 @@ static bool read_checkpoint(const char *path, Model *m, Optimizer *opt, int64_t 
         return false;
     }
     tensor_free(kind);
+    Tensor *run_t = npz_reader_find(r, "train.run") ? npz_reader_read(r, "train.run", d, at) : NULL;
+    uint64_t run_id = run_t ? (uint64_t)run_t->data[0] : 0;
+    tensor_free(run_t);
     DataCursor cursor = { 0 };
     Rng next_rng = { { 0 } };
     if (ds) {
@@ -507,7 +523,25 @@ static bool read_checkpoint(const char *path, Model *m, Optimizer *opt, int64_t 
     if (ok) {
         if (ds)
             *data_rng = next_rng;
+        *run = run_id;
         *step = (int64_t)ts->data[0];
+        /* the curve up to the checkpoint, when it was kept */
+        Tensor *steps_t = npz_reader_find(r, "loss.step") ? npz_reader_read(r, "loss.step", d, at) : NULL;
+        curve->n = 0;
+        if (steps_t && steps_t->size <= curve->cap) {
+            for (int64_t i = 0; i < steps_t->size; i++)
+                curve->step[i] = steps_t->data[i];
+            curve->n = steps_t->size;
+            for (int k = 0; k < curve->nterms; k++) {
+                char key[256];
+                snprintf(key, sizeof key, "loss.%s", curve->names[k]);
+                Tensor *v = npz_reader_find(r, key) ? npz_reader_read(r, key, d, at) : NULL;
+                for (int64_t i = 0; i < curve->n; i++)
+                    curve->value[k * curve->cap + i] = v && i < v->size ? v->data[i] : NAN;
+                tensor_free(v);
+            }
+        }
+        tensor_free(steps_t);
         for (int i = 0; i < m->nparams; i++)
             memcpy(m->params[i].value->data, vals[i]->data, (size_t)vals[i]->size * sizeof(real));
     }
@@ -584,10 +618,10 @@ static void nonfinite_message(Episode *e, int64_t step, Diags *d, Span at)
     if (plan_find_nonfinite(&e->plan, e->steps, &node, &t)) {
         const GNode *n = &e->g.nodes[node];
         diag_error(d, at, "training stopped at step %lld: the loss is not finite; the first value that is not comes from %s%s%s%s at time step %lld",
-                   (long long)step, n->kind == G_OP ? ops_get(n->op)->name : "an input", n->label ? " (" : "",
+                   (long long)step + 1, n->kind == G_OP ? ops_get(n->op)->name : "an input", n->label ? " (" : "",
                    n->label ? n->label : "", n->label ? ")" : "", (long long)t);
     } else {
-        diag_error(d, at, "training stopped at step %lld: the loss is not finite", (long long)step);
+        diag_error(d, at, "training stopped at step %lld: the loss is not finite", (long long)step + 1);
     }
 }
 
@@ -602,7 +636,7 @@ static void bad_gradient_message(Episode *e, int64_t step, double loss, Diags *d
     e->bw.check = false;
     int bad = e->bw.bad_step;
     if (bad < 0) {
-        diag_error(d, at, "training stopped at step %lld: a gradient is not finite (the loss was %.4g)", (long long)step, loss);
+        diag_error(d, at, "training stopped at step %lld: a gradient is not finite (the loss was %.4g)", (long long)step + 1, loss);
         return;
     }
     const PlanStep *s = &e->plan.steps[bad];
@@ -616,7 +650,7 @@ static void bad_gradient_message(Episode *e, int64_t step, double loss, Diags *d
             len += (size_t)snprintf(what + len, sizeof what - len, "%s %s", k ? "," : "", s->prog.code[k].op->name);
     }
     diag_error(d, at, "training stopped at step %lld: the gradient is not finite; the first op whose gradient is not comes from %s at time step %lld (the loss was %.4g)",
-               (long long)step, what, (long long)e->bw.bad_t, loss);
+               (long long)step + 1, what, (long long)e->bw.bad_t, loss);
 }
 
 /* Fixed random feedback matrices for every weight read by a product. */
@@ -690,10 +724,14 @@ static void node_perturbation(Episode *e, Rng *r, const Source *src, const Env *
     load_batch(e, src, env, tag, d);
     /* Forward by hand so the noise lands between the steps. */
     int64_t T = e->steps;
-    plan_prepare(p);
     Rng keep = *r;
+    /* The steps before the loop one by one, so what reads a hoisted product
+     * sees its noise. */
     for (int i = 0; i < p->nsteps; i++) {
         PlanStep *s = &p->steps[i];
+        if (s->seg == SEG_LOOP)
+            continue;
+        plan_step_one(p, i, 0);
         const GNode *n = &e->g.nodes[s->node];
         if (s->seg == SEG_HOIST && s->kind == STEP_OP && n->op == OP_LINEAR && e->bw.needs[n->in[1]]) {
             real *y = plan_value(p, s->node, 0, NULL, NULL);
@@ -788,6 +826,14 @@ bool train_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
                    c.credit == CREDIT_FEEDBACK ? "feedback_alignment" : c.credit == CREDIT_NODE ? "node_perturbation" : "weight_perturbation");
         return false;
     }
+    if (c.recompute > 0)
+        for (int i = 0; i < m->nsyns; i++)
+            for (int k = 0; k < m->syns[i].decl->node->body.n; k++)
+                if (m->syns[i].decl->node->body.v[k]->kind == AST_PLASTIC) {
+                    diag_error(d, st->span, "recompute replays steps, and the plasticity rules of %s would change its weights again; train it without recompute",
+                               m->syns[i].name);
+                    return false;
+                }
     if (c.credit == CREDIT_NODE || c.credit == CREDIT_WEIGHT)
         for (int i = 0; i < m->nsyns; i++)
             for (int k = 0; k < m->syns[i].decl->node->body.n; k++)
@@ -800,7 +846,7 @@ bool train_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
     if (!opt)
         return false;
     Episode e;
-    EpisodeSpec spec = { c.batch, src.T, src.dt, METHOD_EULER, true, c.window, NULL, 0, false };
+    EpisodeSpec spec = { c.batch, src.T, src.dt, METHOD_EULER, true, c.window, NULL, 0, false, c.recompute };
     if (!source_alloc(&src, c.batch, d)) {
         optim_free(opt);
         return false;
@@ -824,13 +870,20 @@ bool train_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
         }
     Rng base;
     rng_seed(&base, rt->seed);
-    Rng batches = rng_stream(&base, rng_id("train batches"));
-    Rng data_rng = rng_stream(&base, rng_id("train data"));
+    /* Each train statement draws its own batches; a resumed one, its checkpoint's. */
+    uint64_t run = rt->train_runs++;
+    Rng data_rng = rng_stream(&base, rng_id("train data") + rt->train_runs);
+    /* The last run's curve stays until this one has really begun. */
+    LossCurve previous = rt->loss;
+    memset(&rt->loss, 0, sizeof rt->loss);
+    if (ok)
+        curve_start(rt, &e.costs, c.steps);
     int64_t start = 0;
     if (ok && c.resume) {
-        ok = read_checkpoint(c.resume, m, opt, &start, src.ds, &data_rng, d, c.resume_at);
+        ok = read_checkpoint(c.resume, m, opt, &start, &run, src.ds, &data_rng, &rt->loss, d, c.resume_at);
         if (ok && start >= c.steps) {
-            diag_error(d, c.resume_at, "'%s' is at step %lld, already past steps %lld", c.resume, (long long)start, (long long)c.steps);
+            diag_error(d, c.resume_at, "'%s' is already at step %lld of the %lld this statement asks for", c.resume, (long long)start,
+                       (long long)c.steps);
             ok = false;
         }
     }
@@ -843,15 +896,23 @@ bool train_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
     int nfeedback = 0;
     if (ok && c.credit == CREDIT_FEEDBACK)
         set_feedback(&e, &feedback, &nfeedback);
-    if (ok)
-        curve_start(rt, &e.costs, c.steps - start);
+    if (ok) {
+        LossCurve fresh = rt->loss;
+        rt->loss = previous;
+        runtime_free_loss(rt);
+        rt->loss = fresh;
+    } else {
+        runtime_free_loss(rt);
+        rt->loss = previous;
+    }
     double t0 = now_seconds(), last_print = t0;
     int64_t every_line = c.steps / 10 > 0 ? c.steps / 10 : 1;
     bool showed = false;
     int64_t step = start;
     for (; ok && step < c.steps; step++) {
         char tag[48];
-        snprintf(tag, sizeof tag, "train#%lld", (long long)step);
+        snprintf(tag, sizeof tag, "train#%llu#%lld", (unsigned long long)run, (long long)step);
+        Rng batches = rng_stream(&base, rng_id("train batches") + run);
         Rng rng = rng_stream(&batches, (uint64_t)step);
         ok = source_batch(&src, src.is_task ? &rng : &data_rng, c.batch, d) && load_batch(&e, &src, env, tag, d);
         if (!ok)
@@ -888,15 +949,15 @@ bool train_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
         }
         optim_step(opt, ps, np);
         rt->has_grads = true;
-        curve_add(rt, step, e.terms);
         if (!all_finite(ps, np, false)) {
-            diag_error(d, st->span, "training stopped at step %lld: a parameter became infinite or NaN after the update", (long long)step);
+            diag_error(d, st->span, "training stopped at step %lld: a parameter became infinite or NaN after the update", (long long)step + 1);
             ok = false;
             step++;
             break;
         }
+        curve_add(rt, step, e.terms);
         if (c.checkpoint && c.every > 0 && (step + 1) % c.every == 0)
-            ok = write_checkpoint(c.checkpoint, m, opt, step + 1, src.ds, &data_rng, d, c.checkpoint_at);
+            ok = write_checkpoint(c.checkpoint, m, opt, step + 1, run, src.ds, &data_rng, &rt->loss, d, c.checkpoint_at);
         char terms[256];
         format_terms(&e, terms, sizeof terms);
         double now = now_seconds();
@@ -928,7 +989,9 @@ bool train_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
             memcpy(ps[i].w, backup + off, (size_t)ps[i].n * sizeof(real));
             off += ps[i].n;
         }
-        diag_hint(d, "the parameters from before step %lld are restored; a smaller learning rate or clip usually helps", (long long)step - 1);
+        diag_hint(d, "the parameters from before step %lld are restored; a smaller learning rate or clip usually helps", (long long)step);
+        if (rt->loss.n > 0)
+            rt->loss.n--;   /* that step's update is undone, so is its entry */
     }
     if (rt->interrupted)
         *rt->interrupted = 0;
@@ -961,7 +1024,7 @@ bool evaluate_stmt(Runtime *rt, const Env *env, const Node *st, FILE *out, Diags
     if (!source_open(rt, env, on, &src, d) || !check_sizes(m, &src, d))
         return false;
     Episode e;
-    EpisodeSpec spec = { batch, src.T, src.dt, METHOD_EULER, false, 0, NULL, 0, true };
+    EpisodeSpec spec = { batch, src.T, src.dt, METHOD_EULER, false, 0, NULL, 0, true, 0 };
     if (!source_alloc(&src, batch, d))
         return false;
     if (!episode_init(&e, m, env, &spec, d, st->span)) {

@@ -54,6 +54,7 @@ SAVE|save|save "net.npz"|
 LOAD|load|load "net.npz"|
 PLOT|plot|plot E.r|
 RASTER|raster|raster E|
+SPIKING|LIF|population S = LIF(3); simulate for 1ms|population S = LIF(3)
 ANALYSIS|fixedpoints|fixedpoints|
 ANALYSIS|eig|eig J.w|
 ANALYSIS|pca|pca E.r|
@@ -99,7 +100,7 @@ while IFS='|' read -r key word stmt span; do
 1
 Y
     {
-        echo "p$n.cajal:5:$col: error: '$word' cannot run yet: $need is not built into this version of cajal"
+        echo "p$n.cajal:5:$col: error: '$word' cannot run yet: this version of cajal does not have $need"
         echo "   5 | $stmt"
         echo "     | $pad$carets"
         [ -z "$instead" ] || echo "hint: $instead"

@@ -110,16 +110,17 @@ esac
 printf '%s\n' "$msg" | grep -q 'comes from [a-z_0-9]* .*at time step [0-9]' ||
     fail "the overflow message does not name the first op and time step: $msg"
 k=$(printf '%s\n' "$msg" | sed -n 's/.*training stopped at step \([0-9]*\).*/\1/p')
-if [ -n "$k" ] && [ "$k" -ge 1 ]; then
+if [ -n "$k" ] && [ "$k" -ge 2 ]; then
+    # steps count from 1: step k failed, and the parameters step k - 1 started
+    # with are put back: those after k - 2 updates, the same bytes as a run of
+    # k - 2 steps (whose parameters are all finite: it finished)
     grep -q "hint: the parameters from before step $((k - 1)) are restored" "$tmp/nan.err" ||
         fail "no hint that the parameters from before step $((k - 1)) are restored"
-    # the parameters kept are those after k - 1 good updates, the same bytes as a
-    # run of k - 1 steps (whose parameters are all finite: it finished)
-    model "steps $((k - 1))" good.npz | sed 's/adam(lr = 1e-2)/sgd(lr = 1e10)/' >"$tmp/good.cajal"
+    model "steps $((k - 2))" good.npz | sed 's/adam(lr = 1e-2)/sgd(lr = 1e10)/' >"$tmp/good.cajal"
     run good && ok good
     [ -s "$tmp/after_nan.npz" ] || fail "save after the failed train wrote nothing"
     cmp -s "$tmp/good.npz" "$tmp/after_nan.npz" ||
-        fail "after the overflow at step $k the parameters are not those of the last good step (a run of $((k - 1)) steps)"
+        fail "after the overflow at step $k the parameters are not those of the last good step (a run of $((k - 2)) steps)"
 else
     fail "the overflow stopped at step '$k'; expected a later step, after some good ones"
 fi

@@ -35,9 +35,9 @@ synapse K: E -> E { w ~ uniform(0, 0.1); sign -; learn }
 synapse P: E -> E { w ~ uniform(0, 0.1); sign +; learn }
 synapse Wout: E -> z { w ~ normal(0, 0.3); learn }
 cost fit = mse(z, target)
-save "before_$2"
+save Win.w, K.w, P.w, Wout.w to "before_$2"
 train on flipflop(bits = 3, T = 40, p = 0.1) $1
-save "$2"
+save Win.w, K.w, P.w, Wout.w to "$2"
 print K.w, P.w
 X
 }

@@ -22,10 +22,15 @@ typedef struct Case {
     Method method;
     int64_t batch, steps, window;
     double dt;
+    int64_t recompute;
 } Case;
 
 static double forward(Episode *e, const real *init_states[], int nstates)
 {
+    /* the same noise every pass, as a training step's is */
+    Rng noise;
+    rng_seed(&noise, 9);
+    episode_reseed(e, noise);
     for (int s = 0; s < nstates; s++)
         memcpy(episode_state(e, s), init_states[s], (size_t)(e->batch * e->model->states[e->g.states[s].model_state].n) * sizeof(real));
     return episode_forward(e);
@@ -61,7 +66,7 @@ static double check_case(const Case *c)
     }
     Model *m = in.rt.model;
     Episode e;
-    EpisodeSpec spec = { c->batch, c->steps, c->dt, c->method, true, c->window, NULL, 0, false };
+    EpisodeSpec spec = { c->batch, c->steps, c->dt, c->method, true, c->window, NULL, 0, false, c->recompute };
     if (!episode_init(&e, m, &in.env, &spec, &in.diags, span_none())) {
         interp_flush(&in);
         interp_fini(&in);
@@ -132,8 +137,8 @@ int main(void)
     return check_done("test_autodiff");
 #else
     const Case cases[] = {
-        { "euler", rate_rnn, METHOD_EULER, 3, 7, 0, 5e-3 },
-        { "rk4", rate_rnn, METHOD_RK4, 3, 6, 0, 5e-3 },
+        { "euler", rate_rnn, METHOD_EULER, 3, 7, 0, 5e-3, 0 },
+        { "rk4", rate_rnn, METHOD_RK4, 3, 6, 0, 5e-3, 0 },
         { "exponential",
           "population E = Rate(4) { tau ~ uniform(10ms, 30ms) }\n"
           "input u[2]\noutput z[2]\n"
@@ -141,7 +146,7 @@ int main(void)
           "synapse E -> E { w ~ normal(0, 0.4); learn }\n"
           "synapse E -> z { w ~ normal(0, 0.5); learn }\n"
           "cost fit = mse(z, target) during [10ms, 40ms]\n",
-          METHOD_EXPONENTIAL, 2, 8, 0, 5e-3 },
+          METHOD_EXPONENTIAL, 2, 8, 0, 5e-3, 0 },
         { "discrete",
           "population E = Leaky(5, decay = 0.8, phi = tanh)\n"
           "input u[3]\noutput z[1]\n"
@@ -149,7 +154,7 @@ int main(void)
           "synapse E -> E { w ~ normal(0, 0.4); learn }\n"
           "synapse E -> z { w ~ normal(0, 0.5); learn }\n"
           "cost fit = mse(z, target) at end\n",
-          METHOD_EULER, 3, 6, 0, 1e-3 },
+          METHOD_EULER, 3, 6, 0, 1e-3, 0 },
         { "storage",
           "population E = Rate(6, tau = 10ms)\npopulation I = Rate(6, tau = 5ms)\n"
           "input u[2]\noutput z[2]\n"
@@ -162,22 +167,29 @@ int main(void)
           "synapse E -> z { w ~ normal(0, 0.5); learn }\n"
           "synapse I -> z { w ~ normal(0, 0.5); learn }\n"
           "cost fit = mse(z, target)\n",
-          METHOD_EULER, 2, 5, 0, 2e-3 },
+          METHOD_EULER, 2, 5, 0, 2e-3, 0 },
         { "cross_entropy",
           "population E = Rate(5, tau = 10ms)\ninput u[3]\noutput z[4]\n"
           "synapse u -> E { w ~ normal(0, 0.5); learn }\n"
           "synapse E -> E { w ~ normal(0, 0.4); learn }\n"
           "synapse E -> z { w ~ normal(0, 0.5); learn }\n"
           "cost fit = cross_entropy(z, target)\n",
-          METHOD_EULER, 3, 5, 0, 2e-3 },
-        { "truncated", rate_rnn, METHOD_EULER, 2, 8, 8, 5e-3 },
+          METHOD_EULER, 3, 5, 0, 2e-3, 0 },
+        { "truncated", rate_rnn, METHOD_EULER, 2, 8, 8, 5e-3, 0 },
+        { "recompute", rate_rnn, METHOD_EULER, 2, 8, 0, 5e-3, 3 },
+        { "recompute_noise",
+          "population E = Rate(4, tau = 10ms)\ninput u[2]\noutput z[2]\nneuron Noisy(tau = 10ms) {\n"
+          "  tau * dx/dt = -x + in + 0.1 * sqrt(tau) * xi\n  r = tanh(x)\n}\npopulation N = Noisy(3)\n"
+          "synapse u -> N { w ~ normal(0, 0.5); learn }\nsynapse N -> N { w ~ normal(0, 0.4); learn }\n"
+          "synapse N -> z { w ~ normal(0, 0.5); learn }\ncost fit = mse(z, target)\n",
+          METHOD_EULER, 2, 7, 0, 5e-3, 2 },
         { "lstm",
           "cell LSTM(n) {\n state h[n], c[n]\n out h\n"
           " gate f = sigmoid(affine(in, h))\n gate i = sigmoid(affine(in, h))\n gate o = sigmoid(affine(in, h))\n"
           " z = tanh(affine(in, h))\n c' = c * f + z * i\n h' = tanh(c') * o\n}\n"
           "input u[3]\noutput z[2]\npopulation L = LSTM(4) from u\npopulation L2 = LSTM(3) from L\n"
           "synapse L2 -> z { w ~ normal(0, 0.5); learn }\ncost fit = mse(z, target)\n",
-          METHOD_EULER, 2, 5, 0, 1e-3 },
+          METHOD_EULER, 2, 5, 0, 1e-3, 0 },
     };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         double worst = check_case(&cases[k]);

@@ -80,7 +80,7 @@ static double gradient_check(const char *name, const char *source, bool plant)
     }
     Model *m = s.in.rt.model;
     Episode e;
-    EpisodeSpec spec = { 2, 5, 1e-3, METHOD_EULER, true, 0, NULL, 0, false };
+    EpisodeSpec spec = { 2, 5, 1e-3, METHOD_EULER, true, 0, NULL, 0, false, 0 };
     if (!episode_init(&e, m, &s.in.env, &spec, &s.in.diags, span_none())) {
         interp_flush(&s.in);
         session_close(&s);
@@ -231,7 +231,7 @@ static double torch_check(const char *kind, const char *module, const char *cell
     NpzReader *r = npz_reader_new(path, &d, span_none());
     CHECK(r != NULL);
     Episode e;
-    EpisodeSpec spec = { 3, 5, 1e-3, METHOD_EULER, true, 0, NULL, 0, true };
+    EpisodeSpec spec = { 3, 5, 1e-3, METHOD_EULER, true, 0, NULL, 0, true, 0 };
     ok = ok && r && episode_init(&e, m, &s.in.env, &spec, &s.in.diags, span_none());
     CHECK(ok);
     if (!ok) {

@@ -731,7 +731,7 @@ static void test_mixed_gradient(void)
     Model *m = in.rt.model;
     enum { T = 30, B = 2 };
     Episode e;
-    EpisodeSpec spec = { B, T, 1e-3, METHOD_EULER, true, 0, NULL, 0, false };
+    EpisodeSpec spec = { B, T, 1e-3, METHOD_EULER, true, 0, NULL, 0, false, 0 };
     Diags d;
     diags_init(&d);
     CHECK(episode_init(&e, m, &in.env, &spec, &d, span_none()));
@@ -814,7 +814,7 @@ static void test_hoisted_products(void)
     Model *m = in.rt.model;
     enum { T = 10, B = 2 };
     Episode e;
-    EpisodeSpec spec = { B, T, 1e-3, METHOD_EULER, true, 0, NULL, 0, true };
+    EpisodeSpec spec = { B, T, 1e-3, METHOD_EULER, true, 0, NULL, 0, true, 0 };
     Diags d;
     diags_init(&d);
     CHECK(episode_init(&e, m, &in.env, &spec, &d, span_none()));
@@ -881,7 +881,7 @@ static void test_training_reward(void)
     Model *m = in.rt.model;
     enum { T = 12, B = 3 };
     Episode e;
-    EpisodeSpec spec = { B, T, 1e-3, METHOD_EULER, true, 0, NULL, 0, false };
+    EpisodeSpec spec = { B, T, 1e-3, METHOD_EULER, true, 0, NULL, 0, false, 0 };
     CHECK(episode_init(&e, m, &in.env, &spec, &d, span_none()));
     diags_print(&d, stderr, false);
     real *u = episode_input(&e, 0), *target = episode_input(&e, -1), *mask = episode_input(&e, -2);

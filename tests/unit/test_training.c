@@ -146,7 +146,7 @@ static const char *const discrete_rnn =
 static real *gradient(Model *m, const Env *env, Diags *d, int64_t T, int64_t window, int64_t *n)
 {
     Episode e;
-    EpisodeSpec spec = { 3, T, 5e-3, METHOD_EULER, true, window, NULL, 0, false };
+    EpisodeSpec spec = { 3, T, 5e-3, METHOD_EULER, true, window, NULL, 0, false, 0 };
     if (!CHECK(episode_init(&e, m, env, &spec, d, span_none())))
         return NULL;
     Rng r;
@@ -231,7 +231,7 @@ static void test_window_chunks(const char *name, const char *source, int64_t T, 
     }
     Model *m = in.rt.model;
     Episode full;
-    EpisodeSpec spec = { 3, T, 5e-3, METHOD_EULER, true, K, NULL, 0, false };
+    EpisodeSpec spec = { 3, T, 5e-3, METHOD_EULER, true, K, NULL, 0, false, 0 };
     if (!CHECK(episode_init(&full, m, &in.env, &spec, &in.diags, span_none()))) {
         session_end(&in);
         return;
@@ -253,7 +253,7 @@ static void test_window_chunks(const char *name, const char *source, int64_t T, 
         Chunk c = { .t0 = t0, .len = T - t0 < K ? T - t0 : K, .weights = full.weights, .T = T };
         /* stored (backward = true) so that every step's cost can be read; its
          * clock starts at 0, which these models do not read */
-        EpisodeSpec cs = { B, c.len, 5e-3, METHOD_EULER, true, 0, NULL, 0, false };
+        EpisodeSpec cs = { B, c.len, 5e-3, METHOD_EULER, true, 0, NULL, 0, false, 0 };
         if (!CHECK(episode_init(&c.e, m, &in.env, &cs, &in.diags, span_none())))
             break;
         /* this chunk's inputs, targets and mask: rows t0 .. t0 + len - 1 */
@@ -596,7 +596,7 @@ static void test_feedback_matrices(void)
     }
     Model *m = in.rt.model;
     Episode e;
-    EpisodeSpec spec = { 3, 8, 5e-3, METHOD_EULER, true, 0, NULL, 0, false };
+    EpisodeSpec spec = { 3, 8, 5e-3, METHOD_EULER, true, 0, NULL, 0, false, 0 };
     if (!CHECK(episode_init(&e, m, &in.env, &spec, &in.diags, span_none()))) {
         session_end(&in);
         return;
@@ -718,7 +718,7 @@ static void test_mante(void)
         return;
     }
     Episode e;
-    EpisodeSpec spec = { B, tb.T, 1e-3, METHOD_EULER, false, 0, NULL, 0, true };
+    EpisodeSpec spec = { B, tb.T, 1e-3, METHOD_EULER, false, 0, NULL, 0, true, 0 };
     if (CHECK(episode_init(&e, m, &in.env, &spec, &in.diags, span_none()))) {
         memcpy(episode_input(&e, 0), tb.inputs->data, (size_t)tb.inputs->size * sizeof(real));
         real *target = episode_input(&e, -1), *mask = episode_input(&e, -2);
