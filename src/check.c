@@ -9,6 +9,7 @@
  */
 #include "check.h"
 #include "lex.h"
+#include "tensor.h"
 #include "torch_map.h"
 #include "sample.h"
 #include "xalloc.h"
@@ -1217,6 +1218,14 @@ static bool check_plastic(Checker *c, const Node *item, const Decl *pre, const D
     return check_rule_units(c, rule, args, pre_dim, post_dim, w_dim, call->span);
 }
 
+static void format_bytes(double bytes, char *buf, size_t n)
+{
+    if (bytes >= 1e12)
+        snprintf(buf, n, "%.1f TB", bytes / 1e12);
+    else
+        snprintf(buf, n, "%.1f GB", bytes / 1e9);
+}
+
 static bool check_synapse(Checker *c, Node *st)
 {
     Name target = NULL, ignored = NULL;
@@ -1351,6 +1360,23 @@ static bool check_synapse(Checker *c, Node *st)
     (void)has_w;
     if (!ok)
         return false;
+    /* Weights that cannot fit are refused here, so a REPL entry that declares
+     * them is rolled back instead of failing every later run. */
+    double count = rank ? (double)(pre->size + post->size) * (double)rank
+                 : one_to_one ? (double)post->size : (double)pre->size * (double)post->size;
+    double bytes = count * (double)sizeof(real);
+    if (bytes > (double)tensor_max_bytes) {
+        char need[32], limit[32];
+        format_bytes(bytes, need, sizeof need);
+        format_bytes((double)tensor_max_bytes, limit, sizeof limit);
+        if (rank)
+            diag_error(c->diags, st->span, "the factors %s.m and %s.n need %s, more than the limit of %s", syn_name, syn_name, need, limit);
+        else
+            diag_error(c->diags, st->span, "%s.w of [%lld, %lld] needs %s, more than the limit of %s", syn_name,
+                       (long long)post->size, (long long)(one_to_one ? 1 : pre->size), need, limit);
+        diag_hint(c->diags, "a sparse synapse (p = 0.01) stores only its connections; lowrank(k) stores k columns");
+        return false;
+    }
     Decl *d = env_add(c, D_SYNAPSE, syn_name, st);
     d->pre = pre;
     d->post = post;

@@ -13,6 +13,7 @@
 #include "lex.h"
 #include "real.h"
 #include "repl.h"
+#include "tensor.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -91,6 +92,10 @@ int main(int argc, char **argv)
 {
     /* A file-size limit is an error to report when writing, not a reason to die. */
     signal(SIGXFSZ, SIG_IGN);
+    /* No single tensor may ask for more than most of this machine's memory. */
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    if (pages > 0 && page > 0 && (double)pages * (double)page * 0.8 < (double)tensor_max_bytes)
+        tensor_max_bytes = (int64_t)((double)pages * (double)page * 0.8);
     Interp in;
     interp_init(&in);
     in.color = use_color();
