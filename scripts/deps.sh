@@ -36,9 +36,12 @@ done
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" != 0 ]; then
-    echo "cajal needs these Debian packages:$missing"
-    echo "install them with:"
-    echo "    sudo apt-get install -y --no-install-recommends$missing"
+    {
+        echo "cajal needs these Debian packages:$missing"
+        echo "install them as root with:"
+        echo "    apt-get install -y --no-install-recommends$missing"
+        echo "(or run this make command as root, which installs them)"
+    } >&2
     exit 1
 fi
 

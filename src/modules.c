@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 void modules_init(ModulePath *p) { memset(p, 0, sizeof *p); }
 
@@ -55,10 +56,27 @@ const char *modules_stdlib_dir(void)
     const char *env = getenv("CAJAL_STDLIB");
     if (env && is_dir(env))
         return env;
-    if (is_dir(CAJAL_STDLIB))
-        return CAJAL_STDLIB;
+    /* installed: BIN/../share/cajal/stdlib beside the running binary; a binary
+     * in the source tree uses the tree's stdlib, whatever else is installed */
+    static char beside[4200];
     static char tree[4096];
     snprintf(tree, sizeof tree, "%s/stdlib", CAJAL_SRCDIR);
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        if (strncmp(exe, CAJAL_SRCDIR "/", strlen(CAJAL_SRCDIR) + 1) == 0 && is_dir(tree))
+            return tree;
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = 0;
+            snprintf(beside, sizeof beside, "%s/../share/cajal/stdlib", exe);
+            if (is_dir(beside))
+                return beside;
+        }
+    }
+    if (is_dir(CAJAL_STDLIB))
+        return CAJAL_STDLIB;
     return is_dir(tree) ? tree : NULL;
 }
 
