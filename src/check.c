@@ -255,8 +255,33 @@ static bool is_model_var(const Decl *pop, Name member, int64_t *size)
     return member == intern_cstr("in") || (info->spiking && member == intern_cstr("spikes"));
 }
 
+/* L.f.W_in: a cell's affine weights, named after the variable they define. */
+static bool check_cell_param(Checker *c, const Node *e, ExprType *t)
+{
+    const Node *var = e->a;
+    Decl *d = env_lookup(c->env, var->a->name);
+    if (!d || d->kind != D_POPULATION || d->model->kind != D_CELL) {
+        diag_error(c->diags, e->span, "only a cell population's parameters have three-part names, as in L.f.W_in");
+        return false;
+    }
+    const ModelInfo *info = d->model->info;
+    bool known = false;
+    for (int i = 0; i < info->nvars; i++)
+        known |= info->vars[i].name == var->name;
+    bool affine = e->name[0] == 'b' || (e->name[0] == 'W' && e->name[1] == '_');
+    if (!known || !affine) {
+        diag_error(c->diags, e->name_span, "%s has no parameter '%s.%s'; a cell's weights are VAR.W_ARG and its biases VAR.b",
+                   d->name, var->name, e->name);
+        return false;
+    }
+    *t = (ExprType){ .rank = 2, .dim = { -1, -1, -1, -1 } };
+    return true;
+}
+
 static bool check_member(Checker *c, const Node *e, ExprPlace place, ExprType *t)
 {
+    if (e->a->kind == AST_MEMBER && e->a->a->kind == AST_NAME)
+        return check_cell_param(c, e, t);
     if (e->a->kind != AST_NAME) {
         diag_error(c->diags, e->span, "expected a population or synapse before '.%s'", e->name);
         return false;

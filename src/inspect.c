@@ -220,7 +220,10 @@ static Tensor *eval_tensor(Runtime *rt, const Env *env, const Node *e, Diags *d)
     }
     case AST_MEMBER: {
         char name[256];
-        snprintf(name, sizeof name, "%s.%s", e->a->name, e->name);
+        if (e->a->kind == AST_MEMBER)   /* L.f.W_in */
+            snprintf(name, sizeof name, "%s.%s.%s", e->a->a->name, e->a->name, e->name);
+        else
+            snprintf(name, sizeof name, "%s.%s", e->a->name, e->name);
         Decl *decl = env_lookup(env, e->a->name);
         if (decl && decl->kind == D_POPULATION) {
             /* a neuron parameter: per neuron if drawn, else its one value */

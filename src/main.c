@@ -205,6 +205,10 @@ int main(int argc, char **argv)
         return finish(&in, EXIT_SCRIPT);
     }
 
+    for (int k = i; script && k < argc; k++)
+        if (!strncmp(argv[k], "-D", 2) || !strncmp(argv[k], "-I", 2) || !strcmp(argv[k], "--seed") || !strcmp(argv[k], "--check"))
+            fprintf(stderr, "cajal: warning: '%s' after the file name goes to the script, not to cajal; put options before the file\n",
+                    argv[k]);
     if (script || nsnippets)
         interp_catch_interrupts();
     if (script) {
