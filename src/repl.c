@@ -215,9 +215,19 @@ static void show_names(Interp *in)
             if (d->rank)
                 snprintf(buf, sizeof buf, "low rank %lld: m [%lld, %lld], n [%lld, %lld]", (long long)d->rank,
                          (long long)d->post->size, (long long)d->rank, (long long)d->pre->size, (long long)d->rank);
-            else if (p)
-                snprintf(buf, sizeof buf, "[%lld, %lld] sparse, p = %.*s", (long long)d->post->size, (long long)d->pre->size,
-                         (int)p->span.len, p->span.file->text + p->span.off);
+            else if (p) {
+                /* the model knows the drawn connections once it is built */
+                char wname[300];
+                snprintf(wname, sizeof wname, "%s.w", d->name);
+                int k = in->rt.model ? model_find_param(in->rt.model, wname) : -1;
+                const ModelParam *mp = k >= 0 ? &in->rt.model->params[k] : NULL;
+                if (mp && mp->csr)
+                    snprintf(buf, sizeof buf, "[%lld, %lld] CSR, %lld connections (p = %.*s)", (long long)d->post->size,
+                             (long long)d->pre->size, (long long)mp->csr->nnz, (int)p->span.len, p->span.file->text + p->span.off);
+                else
+                    snprintf(buf, sizeof buf, "[%lld, %lld] %s, p = %.*s", (long long)d->post->size, (long long)d->pre->size,
+                             mp ? "dense with a mask" : "sparse", (int)p->span.len, p->span.file->text + p->span.off);
+            }
             else
                 snprintf(buf, sizeof buf, "[%lld, %lld] dense", (long long)d->post->size, (long long)d->pre->size);
             printf("  synapse %-10s %s -> %s%s%s, w %s\n", d->name, d->pre->name, d->post->name, d->target ? "." : "",

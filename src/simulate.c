@@ -194,6 +194,46 @@ static int first_bad_state(const Plan *plan, const Graph *g, int64_t t, int64_t 
     return -1;
 }
 
+/* The [T, B, n] values of a data set's series for one input: its first T steps,
+ * one trial for all (or one per trial when it has as many). */
+static bool series_input(Runtime *rt, const Decl *decl, const ModelPort *in, int64_t T, int64_t B, Span at, Tensor **out,
+                         Diags *d)
+{
+    DataSet *ds = NULL;
+    for (int i = 0; i < rt->ndata; i++)
+        if (rt->data[i].decl == decl)
+            ds = rt->data[i].ds;
+    if (!ds) {
+        diag_error(d, at, "data set '%s' is not open: its data statement did not run", decl->name);
+        return false;
+    }
+    Tensor *s = data_series(ds, d, at);   /* [T_s, N, n] */
+    if (!s)
+        return false;
+    int64_t Ts = s->dim[0], N = s->rank == 3 ? s->dim[1] : 1, n = s->dim[s->rank - 1];
+    bool ok = true;
+    if (n != in->n) {
+        diag_error(d, at, "'%s' has %lld channels but input %s has %lld", decl->name, (long long)n, in->name, (long long)in->n);
+        ok = false;
+    } else if (Ts < T) {
+        diag_error(d, at, "'%s' has %lld steps, fewer than the %lld this run takes", decl->name, (long long)Ts, (long long)T);
+        ok = false;
+    } else if (N != 1 && N != B) {
+        diag_error(d, at, "'%s' has %lld trials, and the run has a batch of %lld", decl->name, (long long)N, (long long)B);
+        ok = false;
+    }
+    if (ok) {
+        int64_t dim[3] = { T, B, n };
+        *out = tensor_new(in->name, 3, dim, d, at);
+        ok = *out != NULL;
+        for (int64_t t = 0; ok && t < T; t++)
+            for (int64_t b = 0; b < B; b++)
+                memcpy((*out)->data + (t * B + b) * n, s->data + (t * N + (N == 1 ? 0 : b)) * n, (size_t)n * sizeof(real));
+    }
+    tensor_free(s);
+    return ok;
+}
+
 bool simulate_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
 {
     SimClauses c;
@@ -229,25 +269,36 @@ bool simulate_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
     /* Inputs bound to expressions of time. */
     InputBinding bindings[16];
     int nbind = 0;
+    /* `with u = series`: a data set's array feeds the input step by step. */
+    Tensor **series = xcalloc((size_t)m->ninputs + 1, sizeof *series);
+    bool ok = true;
     if (c.with)
-        for (int k = 0; k < c.with->list.n && nbind < 16; k++) {
+        for (int k = 0; k < c.with->list.n && nbind < 16 && ok; k++) {
             const Node *b = c.with->list.v[k];
-            for (int i = 0; i < m->ninputs; i++)
-                if (m->inputs[i].name == b->name)
+            for (int i = 0; i < m->ninputs && ok; i++) {
+                if (m->inputs[i].name != b->name)
+                    continue;
+                Decl *dd = b->a->kind == AST_NAME ? env_lookup(env, b->a->name) : NULL;
+                if (dd && dd->kind == D_DATA)
+                    ok = series_input(rt, dd, &m->inputs[i], T, B, b->a->span, &series[i], d);
+                else
                     bindings[nbind++] = (InputBinding){ i, b->a };
+            }
         }
     Graph g;
     graph_init(&g);
     LowerSpec ls = { c.method, c.dt, env, bindings, nbind };
-    if (!lower_model(m, &ls, &g, d, st->span)) {
+    if (!ok || !lower_model(m, &ls, &g, d, st->span)) {
         graph_fini(&g);
+        for (int i = 0; i < m->ninputs; i++)
+            tensor_free(series[i]);
+        free(series);
         return false;
     }
     /* Which values to record. */
     int nrec = c.record ? c.record->list.n : 0;
     int *wanted = xmalloc((size_t)(nrec + 1) * sizeof *wanted);
     char (*names)[128] = xmalloc((size_t)(nrec + 1) * sizeof *names);
-    bool ok = true;
     for (int k = 0; k < nrec && ok; k++) {
         const Node *e = c.record->list.v[k];
         ok = record_name(m, e, names[k], sizeof names[k], d);
@@ -271,7 +322,7 @@ bool simulate_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
     }
     Plan plan;
     PlanSpec ps = { .batch = B, .steps = T, .wanted = wanted, .nwanted = nwanted, .dt = c.dt,
-                    .t0 = c.carry_on ? rt->t_end : 0 };
+                    .t0 = c.carry_on ? rt->t_end : 0, .inputs = series, .ninputs = m->ninputs };
     char noise_name[64];
     snprintf(noise_name, sizeof noise_name, "noise#%llu", (unsigned long long)m->runs);
     ps.noise = model_stream(m, noise_name);
@@ -286,6 +337,9 @@ bool simulate_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
         free(wanted);
         free(names);
         graph_fini(&g);
+        for (int i = 0; i < m->ninputs; i++)
+            tensor_free(series[i]);
+        free(series);
         return false;
     }
     /* Recordings: [samples, B, n]. */
@@ -413,5 +467,8 @@ bool simulate_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
     graph_fini(&g);
     free(wanted);
     free(names);
+    for (int i = 0; i < m->ninputs; i++)
+        tensor_free(series[i]);
+    free(series);
     return ok;
 }
