@@ -12,12 +12,20 @@
  *   bwd   episode_backward: every loop step's VJP, T times, plus the hoisted ends
  *   sim   the same plan's steps alone (plan_step, T times), no cost bookkeeping
  * and counts the plan's loop steps (ops and fused groups run every time step):
- *   loop_ops  forward steps per time step
- *   vjp_ops   of those, the ones whose VJP runs (a gradient reaches their output)
+ *   loop_ops   forward steps per time step (an op, or a fused group of them)
+ *   vjp_ops    of those, the ones whose VJP runs (a gradient reaches their output)
+ *   graph_ops, graph_vjp_ops   the same counting every graph op inside a fused
+ *              group (the instructions of its program) as one
  * Prints one line:
- *   loop_ops=.. vjp_ops=.. fwd_s=.. bwd_s=.. sim_s=.. us_per_op=.. us_per_op_fwd=.. us_per_op_bwd=..
- * us_per_op = (fwd + bwd time per time step) / (loop_ops + vjp_ops), the
- * median over REPS. With `dump`, the plan (plan_dump) goes to stderr first.
+ *   loop_ops=.. vjp_ops=.. graph_ops=.. graph_vjp_ops=.. fwd_s=.. bwd_s=.. sim_s=..
+ *   us_per_op=.. us_per_op_fwd=.. us_per_op_bwd=.. us_per_graph_op=..
+ * us_per_op = (fwd + bwd time per time step) / (loop_ops + vjp_ops), medians
+ * over REPS; us_per_op_fwd = sim / loop_ops; us_per_graph_op divides by
+ * graph_ops + graph_vjp_ops. Also: plan_mb (every value the plan stores for
+ * the backward pass), grad_mb (gradient buffers), state_mb (the states alone,
+ * T + 1 steps of B x their sizes: the least BPTT can keep). REPS = 0 prints the
+ * counts and the memory only. With `dump`, the plan (plan_dump) and its buffers
+ * of more than one slot go to stderr first.
  */
 #include "episode.h"
 #include "interp.h"
@@ -95,12 +103,14 @@ int main(int argc, char **argv)
             x[i] = k == -2 ? (real)(i >= (T - 1) * B * n) : (real)(0.5 + 0.25 * ((i * 7919) % 13 - 6) / 6.0);
     }
     const Plan *p = &e.plan;
-    int loop_ops = 0, vjp_ops = 0;
+    int loop_ops = 0, vjp_ops = 0, graph_ops = 0, graph_vjp_ops = 0;
     for (int i = 0; i < p->nsteps; i++) {
         const PlanStep *s = &p->steps[i];
         if (s->seg != SEG_LOOP || (s->kind != STEP_OP && s->kind != STEP_FUSED))
             continue;
         loop_ops++;
+        int inside = s->kind == STEP_FUSED ? s->prog.ncode : 1;
+        graph_ops += inside;
         bool any = false;
         if (s->kind == STEP_OP)
             any = e.bw.needs[s->node];
@@ -108,10 +118,36 @@ int main(int argc, char **argv)
             for (int k = 0; k < s->prog.nout; k++)
                 any |= e.bw.needs[s->prog_out[k]];
         vjp_ops += any;
+        graph_vjp_ops += any ? inside : 0;
     }
+    /* Memory: what the plan stores, its gradients, and the states alone over T steps. */
+    int64_t state_reals = 0;
+    for (int k = 0; k < e.g.nstates; k++)
+        state_reals += m->states[e.g.states[k].model_state].n;
+    double plan_mb = (double)p->bytes / 1e6, grad_mb = (double)e.bw.bytes / 1e6,
+           state_mb = (double)((T + 1) * B * state_reals) * sizeof(real) / 1e6;
     if (dump) {
         plan_dump(p, stderr);
-        fprintf(stderr, "loop steps: %d forward, %d with a VJP\n", loop_ops, vjp_ops);
+        /* Each buffer of more than one slot, and the nodes that live in it. */
+        for (int b = 0; b < p->nbufs; b++) {
+            const PlanBuf *pb = &p->bufs[b];
+            if (!pb->owned || pb->period < 2)
+                continue;
+            fprintf(stderr, "buffer %d: %lld rows x ld %lld x period %d = %.3f MB:", b, (long long)pb->rows, (long long)pb->ld,
+                    pb->period, (double)(pb->slot * pb->period) * sizeof(real) / 1e6);
+            for (int i = 0; i < e.g.n; i++)
+                if (p->ref[i].buf == b)
+                    fprintf(stderr, " %s%%%d", e.g.nodes[i].label ? e.g.nodes[i].label : "", i);
+            fprintf(stderr, "\n");
+        }
+        fprintf(stderr, "plan %.3f MB, gradients %.3f MB, the states alone over T + 1 steps %.3f MB\n", plan_mb, grad_mb, state_mb);
+        fprintf(stderr, "loop steps: %d forward, %d with a VJP; graph ops (a fused group's each): %d forward, %d with a VJP\n",
+                loop_ops, vjp_ops, graph_ops, graph_vjp_ops);
+    }
+    if (reps < 1) {
+        printf("loop_ops=%d vjp_ops=%d graph_ops=%d graph_vjp_ops=%d plan_mb=%.4g grad_mb=%.4g state_mb=%.4g\n", loop_ops, vjp_ops,
+               graph_ops, graph_vjp_ops, plan_mb, grad_mb, state_mb);
+        return 0;
     }
     double *fwd = malloc(sizeof(double) * (size_t)(reps + 1)), *bwd = malloc(sizeof(double) * (size_t)(reps + 1)),
            *sim = malloc(sizeof(double) * (size_t)(reps + 1));
@@ -134,9 +170,10 @@ int main(int argc, char **argv)
         }
     }
     double f = median(fwd, reps), b = median(bwd, reps), s = median(sim, reps);
-    printf("loop_ops=%d vjp_ops=%d fwd_s=%.6g bwd_s=%.6g sim_s=%.6g us_per_op=%.4g us_per_op_fwd=%.4g us_per_op_bwd=%.4g loss=%.6g\n",
-           loop_ops, vjp_ops, f, b, s, 1e6 * (f + b) / (loop_ops + vjp_ops), 1e6 * s / loop_ops, 1e6 * b / (vjp_ops ? vjp_ops : 1),
-           sink / (reps + 1));
+    printf("loop_ops=%d vjp_ops=%d graph_ops=%d graph_vjp_ops=%d fwd_s=%.6g bwd_s=%.6g sim_s=%.6g us_per_op=%.4g us_per_op_fwd=%.4g "
+           "us_per_op_bwd=%.4g us_per_graph_op=%.4g plan_mb=%.4g grad_mb=%.4g state_mb=%.4g loss=%.6g\n",
+           loop_ops, vjp_ops, graph_ops, graph_vjp_ops, f, b, s, 1e6 * (f + b) / (loop_ops + vjp_ops), 1e6 * s / loop_ops,
+           1e6 * b / (vjp_ops ? vjp_ops : 1), 1e6 * (f + b) / (graph_ops + graph_vjp_ops), plan_mb, grad_mb, state_mb, sink / (reps + 1));
     episode_fini(&e);
     interp_fini(&in);
     return 0;
