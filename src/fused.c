@@ -16,50 +16,110 @@ int64_t fused_scratch_size(const FusedProgram *p, bool backward)
     return (int64_t)B * (regs + (backward ? regs + 1 : 0));
 }
 
-/* Points each register at its data for trial `row`, columns [j0, j0 + len). */
-static void bind(const FusedProgram *p, const FusedOperand *in, const FusedOperand *out, real *scratch,
-                 int64_t row, int64_t j0, const real **reg)
+/* A tile is the part of the output one pass of the kernels covers: a stretch of
+ * one row, or (short rows) several whole rows packed end to end, so that a
+ * population of 32 over 64 trials runs as 8 full blocks rather than 64 short
+ * ones. An operand whose rows are contiguous (ld == n) is read in place either
+ * way; a strided one (a slice of a stacked GEMM's output) is gathered into its
+ * block, and a strided output is written to its register and scattered. */
+typedef struct Tile {
+    int64_t row, nr;   /* rows [row, row + nr) */
+    int64_t j0, cols;  /* columns [j0, j0 + cols); all n when nr > 1 */
+    int64_t len;       /* nr * cols elements */
+} Tile;
+
+/* Whole rows per tile: 1 unless rows are shorter than half a block. */
+static int64_t rows_per_tile(const FusedProgram *p)
 {
-    real *fill = scratch;
+    return p->rows > 1 && p->n > 0 && p->n <= B / 2 ? B / p->n : 1;
+}
+
+static bool in_place(const FusedOperand *o, const FusedProgram *p, const Tile *t)
+{
+    return t->nr == 1 || o->ld == p->n;
+}
+
+static const real *at(const FusedOperand *o, const Tile *t) { return o->data + t->row * o->ld + t->j0; }
+
+static void gather(real *dst, const real *base, int64_t ld, const Tile *t)
+{
+    for (int64_t r = 0; r < t->nr; r++)
+        memcpy(dst + r * t->cols, base + (t->row + r) * ld + t->j0, (size_t)t->cols * sizeof(real));
+}
+
+static void scatter(real *base, int64_t ld, const Tile *t, const real *src)
+{
+    for (int64_t r = 0; r < t->nr; r++)
+        memcpy(base + (t->row + r) * ld + t->j0, src + r * t->cols, (size_t)t->cols * sizeof(real));
+}
+
+/* base[tile] += src */
+static void scatter_add(real *base, int64_t ld, const Tile *t, const real *src)
+{
+    for (int64_t r = 0; r < t->nr; r++) {
+        real *dst = base + (t->row + r) * ld + t->j0;
+        const real *s = src + r * t->cols;
+        for (int64_t i = 0; i < t->cols; i++)
+            dst[i] += s[i];
+    }
+}
+
+/* Blocks filled once per call: a scalar everywhere; a ROW operand repeated for
+ * every row of a packed tile. */
+static void fill_constants(const FusedProgram *p, const FusedOperand *in, real *scratch, int64_t per_tile)
+{
+    for (int k = 0; k < p->nin; k++) {
+        real *dst = scratch + (int64_t)k * B;
+        if (in[k].mode == OPERAND_SCALAR) {
+            real v = in[k].data[0];
+            for (int i = 0; i < B; i++)
+                dst[i] = v;
+        } else if (in[k].mode == OPERAND_ROW && per_tile > 1)
+            for (int64_t r = 0; r < per_tile; r++)
+                memcpy(dst + r * p->n, in[k].data, (size_t)p->n * sizeof(real));
+    }
+}
+
+/* Points each register at its data for one tile, gathering what is strided. */
+static void bind(const FusedProgram *p, const FusedOperand *in, const FusedOperand *out, real *scratch, const Tile *t,
+                 const real **reg)
+{
     for (int k = 0; k < p->nin; k++) {
         const FusedOperand *o = &in[k];
-        if (o->mode == OPERAND_SCALAR || o->mode == OPERAND_COLUMN)
-            reg[k] = fill + (int64_t)k * B;
-        else if (o->mode == OPERAND_ROW)
-            reg[k] = o->data + j0;
-        else
-            reg[k] = o->data + row * o->ld + j0;
+        real *blk = scratch + (int64_t)k * B;
+        reg[k] = blk;
+        switch (o->mode) {
+        case OPERAND_SCALAR:
+            break;
+        case OPERAND_ROW:
+            if (t->nr == 1)
+                reg[k] = o->data + t->j0;
+            break;
+        case OPERAND_COLUMN:
+            /* one value per row; a row's value serves all its column stretches */
+            if (t->nr > 1 || t->j0 == 0)
+                for (int64_t r = 0; r < t->nr; r++) {
+                    real v = o->data[(t->row + r) * o->ld];
+                    int64_t m = t->nr > 1 ? t->cols : (p->n < B ? p->n : B);
+                    for (int64_t i = 0; i < m; i++)
+                        blk[r * t->cols + i] = v;
+                }
+            break;
+        case OPERAND_FULL:
+            if (in_place(o, p, t))
+                reg[k] = at(o, t);
+            else
+                gather(blk, o->data, o->ld, t);
+            break;
+        }
     }
     real *temps = scratch + (int64_t)p->nin * B;
     for (int k = 0; k < p->ncode; k++)
         reg[p->nin + k] = temps + (int64_t)k * B;
-    /* Outputs write straight into their tensors. */
-    for (int k = 0; k < p->nout; k++) {
-        const FusedOperand *o = &out[k];
-        reg[p->out[k]] = o->data + row * o->ld + j0;
-    }
-}
-
-static void fill_scalars(const FusedProgram *p, const FusedOperand *in, real *scratch)
-{
-    for (int k = 0; k < p->nin; k++)
-        if (in[k].mode == OPERAND_SCALAR) {
-            real v = in[k].data[0], *dst = scratch + (int64_t)k * B;
-            for (int i = 0; i < B; i++)
-                dst[i] = v;
-        }
-}
-
-/* A column input's block holds its value for this row (as far as the row reaches). */
-static void fill_columns(const FusedProgram *p, const FusedOperand *in, real *scratch, int64_t row)
-{
-    int64_t len = p->n < B ? p->n : B;
-    for (int k = 0; k < p->nin; k++)
-        if (in[k].mode == OPERAND_COLUMN) {
-            real v = in[k].data[row * in[k].ld], *dst = scratch + (int64_t)k * B;
-            for (int64_t i = 0; i < len; i++)
-                dst[i] = v;
-        }
+    /* Outputs write straight into their tensors where they can. */
+    for (int k = 0; k < p->nout; k++)
+        if (in_place(&out[k], p, t))
+            reg[p->out[k]] = at(&out[k], t);
 }
 
 static void run_block(const FusedProgram *p, const real **reg, int64_t len)
@@ -71,16 +131,70 @@ static void run_block(const FusedProgram *p, const real **reg, int64_t len)
     }
 }
 
+/* Steps t to the first tile (t->nr == 0) or the next one; false past the end. */
+static bool next_tile(const FusedProgram *p, int64_t per_tile, Tile *t)
+{
+    if (t->nr == 0)
+        t->row = 0, t->j0 = 0;
+    else if (per_tile == 1 && t->j0 + t->cols < p->n)
+        t->j0 += t->cols;
+    else
+        t->row += t->nr, t->j0 = 0;
+    if (t->row >= p->rows || p->n == 0)
+        return false;
+    t->nr = per_tile > 1 && p->rows - t->row < per_tile ? p->rows - t->row : per_tile;
+    t->cols = per_tile > 1 ? p->n : (p->n - t->j0 < B ? p->n - t->j0 : B);
+    t->len = t->nr * t->cols;
+    return true;
+}
+
 void fused_fwd(const FusedProgram *p, const FusedOperand *in, const FusedOperand *out, real *scratch)
 {
     const real *reg[p->nin + p->ncode + 1];
-    fill_scalars(p, in, scratch);
-    for (int64_t row = 0; row < p->rows; row++) {
-        fill_columns(p, in, scratch, row);
-        for (int64_t j0 = 0; j0 < p->n; j0 += B) {
-            int64_t len = p->n - j0 < B ? p->n - j0 : B;
-            bind(p, in, out, scratch, row, j0, reg);
-            run_block(p, reg, len);
+    int64_t per_tile = rows_per_tile(p);
+    fill_constants(p, in, scratch, per_tile);
+    for (Tile t = { 0 }; next_tile(p, per_tile, &t);) {
+        bind(p, in, out, scratch, &t, reg);
+        run_block(p, reg, t.len);
+        for (int k = 0; k < p->nout; k++)
+            if (!in_place(&out[k], p, &t))
+                scatter(out[k].data, out[k].ld, &t, reg[p->out[k]]);
+    }
+}
+
+/* Hands a tile's input gradients out: summed over trials for ROW and SCALAR
+ * inputs, over the row for COLUMN ones. */
+static void give_input_grads(const FusedProgram *p, const FusedOperand *in, real *const *g, const Tile *t)
+{
+    for (int k = 0; k < p->nin; k++) {
+        const FusedOperand *o = &in[k];
+        if (!o->grad)
+            continue;
+        const real *src = g[k];
+        switch (o->mode) {
+        case OPERAND_SCALAR: {
+            double s = 0;
+            for (int64_t i = 0; i < t->len; i++)
+                s += src[i];
+            o->grad[0] += (real)s;
+            break;
+        }
+        case OPERAND_COLUMN:
+            for (int64_t r = 0; r < t->nr; r++) {
+                double s = 0;
+                for (int64_t i = 0; i < t->cols; i++)
+                    s += src[r * t->cols + i];
+                o->grad[(t->row + r) * o->ld] += (real)s;
+            }
+            break;
+        case OPERAND_ROW:
+            for (int64_t r = 0; r < t->nr; r++)
+                for (int64_t i = 0; i < t->cols; i++)
+                    o->grad[t->j0 + i] += src[r * t->cols + i];
+            break;
+        case OPERAND_FULL:
+            scatter_add(o->grad, o->ld, t, src);
+            break;
         }
     }
 }
@@ -91,77 +205,61 @@ void fused_vjp(const FusedProgram *p, const FusedOperand *in, const FusedOperand
     const real *reg[nregs + 1];
     real *g[nregs + 1];
     real *gscratch = scratch + (int64_t)nregs * B;
-    real *sum = gscratch + (int64_t)nregs * B;   /* one block: a scalar input's gradient */
-    fill_scalars(p, in, scratch);
-    for (int64_t row = 0; row < p->rows; row++) {
-        fill_columns(p, in, scratch, row);
-        for (int64_t j0 = 0; j0 < p->n; j0 += B) {
-            int64_t len = p->n - j0 < B ? p->n - j0 : B;
-            bind(p, in, out, scratch, row, j0, reg);
-            /* Recompute what the forward pass did not keep; an output's value is
-             * read where the forward pass wrote it. */
-            real *temps = scratch + (int64_t)p->nin * B;
-            for (int k = 0; k < p->ncode; k++) {
-                bool kept = false;
-                for (int o = 0; o < p->nout && !kept; o++)
-                    kept = p->out[o] == p->nin + k;
-                if (kept)
-                    continue;
-                reg[p->nin + k] = temps + (int64_t)k * B;
-                const FusedInstr *ins = &p->code[k];
-                ins->op->ew_fwd(len, (real *)reg[p->nin + k], reg[ins->in[0]], ins->nin > 1 ? reg[ins->in[1]] : NULL,
-                                ins->nin > 2 ? reg[ins->in[2]] : NULL, &ins->attr);
+    int64_t per_tile = rows_per_tile(p);
+    fill_constants(p, in, scratch, per_tile);
+    for (Tile t = { 0 }; next_tile(p, per_tile, &t);) {
+        int64_t len = t.len;
+        bind(p, in, out, scratch, &t, reg);
+        /* Recompute what the forward pass did not keep; an output's value is
+         * read where the forward pass wrote it (gathered when strided). */
+        for (int k = 0; k < p->ncode; k++) {
+            const FusedOperand *kept = NULL;
+            for (int o = 0; o < p->nout && !kept; o++)
+                if (p->out[o] == p->nin + k)
+                    kept = &out[o];
+            if (kept) {
+                if (!in_place(kept, p, &t))
+                    gather((real *)reg[p->nin + k], kept->data, kept->ld, &t);
+                continue;
             }
-            /* Gradient registers: outputs start from dL/d(output), others from 0. */
-            for (int k = 0; k < nregs; k++) {
-                g[k] = gscratch + (int64_t)k * B;
-                memset(g[k], 0, (size_t)len * sizeof(real));
-            }
-            for (int k = 0; k < p->nout; k++) {
-                const FusedOperand *o = &out[k];
-                if (!o->grad)
-                    continue;
-                const real *gy = o->grad + row * o->ld + j0;
-                real *dst = g[p->out[k]];
-                for (int64_t i = 0; i < len; i++)
-                    dst[i] += gy[i];
-            }
-            for (int k = p->ncode - 1; k >= 0; k--) {
-                const FusedInstr *ins = &p->code[k];
-                if (!ins->op->ew_vjp)
-                    continue;
-                real *ga = g[ins->in[0]];
-                real *gb = ins->nin > 1 ? g[ins->in[1]] : NULL;
-                real *gc = ins->nin > 2 ? g[ins->in[2]] : NULL;
-                if (ins->op->no_grad & 1u)
-                    ga = NULL;
-                if (ins->op->no_grad & 2u)
-                    gb = NULL;
-                if (ins->op->no_grad & 4u)
-                    gc = NULL;
-                if (!ga && !gb && !gc)
-                    continue;
-                ins->op->ew_vjp(len, ga, gb, gc, g[p->nin + k], reg[ins->in[0]], ins->nin > 1 ? reg[ins->in[1]] : NULL,
-                                ins->nin > 2 ? reg[ins->in[2]] : NULL, reg[p->nin + k], &ins->attr);
-            }
-            /* Hand the inputs' gradients out. */
-            for (int k = 0; k < p->nin; k++) {
-                const FusedOperand *o = &in[k];
-                if (!o->grad)
-                    continue;
-                const real *src = g[k];
-                if (o->mode == OPERAND_SCALAR || o->mode == OPERAND_COLUMN) {
-                    double s = 0;
-                    for (int64_t i = 0; i < len; i++)
-                        s += src[i];
-                    sum[0] = (real)s;
-                    o->grad[o->mode == OPERAND_COLUMN ? row * o->ld : 0] += sum[0];
-                } else {
-                    real *dst = o->mode == OPERAND_ROW ? o->grad + j0 : o->grad + row * o->ld + j0;
-                    for (int64_t i = 0; i < len; i++)
-                        dst[i] += src[i];
-                }
+            const FusedInstr *ins = &p->code[k];
+            ins->op->ew_fwd(len, (real *)reg[p->nin + k], reg[ins->in[0]], ins->nin > 1 ? reg[ins->in[1]] : NULL,
+                            ins->nin > 2 ? reg[ins->in[2]] : NULL, &ins->attr);
+        }
+        /* Gradient registers: outputs start from dL/d(output), others from 0. */
+        for (int k = 0; k < nregs; k++) {
+            g[k] = gscratch + (int64_t)k * B;
+            memset(g[k], 0, (size_t)len * sizeof(real));
+        }
+        for (int k = 0; k < p->nout; k++) {
+            const FusedOperand *o = &out[k];
+            if (!o->grad)
+                continue;
+            real *dst = g[p->out[k]];
+            for (int64_t r = 0; r < t.nr; r++) {
+                const real *gy = o->grad + (t.row + r) * o->ld + t.j0;
+                for (int64_t i = 0; i < t.cols; i++)
+                    dst[r * t.cols + i] += gy[i];
             }
         }
+        for (int k = p->ncode - 1; k >= 0; k--) {
+            const FusedInstr *ins = &p->code[k];
+            if (!ins->op->ew_vjp)
+                continue;
+            real *ga = g[ins->in[0]];
+            real *gb = ins->nin > 1 ? g[ins->in[1]] : NULL;
+            real *gc = ins->nin > 2 ? g[ins->in[2]] : NULL;
+            if (ins->op->no_grad & 1u)
+                ga = NULL;
+            if (ins->op->no_grad & 2u)
+                gb = NULL;
+            if (ins->op->no_grad & 4u)
+                gc = NULL;
+            if (!ga && !gb && !gc)
+                continue;
+            ins->op->ew_vjp(len, ga, gb, gc, g[p->nin + k], reg[ins->in[0]], ins->nin > 1 ? reg[ins->in[1]] : NULL,
+                            ins->nin > 2 ? reg[ins->in[2]] : NULL, reg[p->nin + k], &ins->attr);
+        }
+        give_input_grads(p, in, g, &t);
     }
 }
