@@ -41,16 +41,26 @@ static bool in_place(const FusedOperand *o, const FusedProgram *p, const Tile *t
 
 static const real *at(const FusedOperand *o, const Tile *t) { return o->data + t->row * o->ld + t->j0; }
 
-static void gather(real *dst, const real *base, int64_t ld, const Tile *t)
+/* Plain loops rather than memcpy: rows are a few dozen reals, where the call
+ * costs more than the copy. */
+static void gather(real *restrict dst, const real *restrict base, int64_t ld, const Tile *t)
 {
-    for (int64_t r = 0; r < t->nr; r++)
-        memcpy(dst + r * t->cols, base + (t->row + r) * ld + t->j0, (size_t)t->cols * sizeof(real));
+    for (int64_t r = 0; r < t->nr; r++) {
+        const real *src = base + (t->row + r) * ld + t->j0;
+        real *d = dst + r * t->cols;
+        for (int64_t i = 0; i < t->cols; i++)
+            d[i] = src[i];
+    }
 }
 
-static void scatter(real *base, int64_t ld, const Tile *t, const real *src)
+static void scatter(real *restrict base, int64_t ld, const Tile *t, const real *restrict src)
 {
-    for (int64_t r = 0; r < t->nr; r++)
-        memcpy(base + (t->row + r) * ld + t->j0, src + r * t->cols, (size_t)t->cols * sizeof(real));
+    for (int64_t r = 0; r < t->nr; r++) {
+        real *d = base + (t->row + r) * ld + t->j0;
+        const real *s = src + r * t->cols;
+        for (int64_t i = 0; i < t->cols; i++)
+            d[i] = s[i];
+    }
 }
 
 /* base[tile] += src */

@@ -163,6 +163,18 @@ static void form_groups(Plan *p, int *ngroups)
                 if (x->batched == n->batched && row_len(x) == row_len(n) && gr > best)
                     best = gr;
             }
+            /* Independent chains that meet here (an LSTM's gates meeting in
+             * c * f + z * i) become one group: no node outside an open group
+             * reads its values, so all of them can run where this node does. */
+            for (int k = 0; k < n->nin && best >= 0; k++) {
+                int in = n->in[k], gr = p->group[in];
+                const GNode *x = &g->nodes[in];
+                if (gr < 0 || gr == best || sealed[gr] || x->batched != n->batched || row_len(x) != row_len(n))
+                    continue;
+                for (int j = 0; j < i; j++)
+                    if (p->group[j] == gr)
+                        p->group[j] = best;
+            }
             p->group[i] = best >= 0 ? best : next_group++;
         }
         for (int k = 0; k < n->nin; k++) {

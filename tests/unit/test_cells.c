@@ -413,6 +413,66 @@ static double train_mse(const char *name, const char *source)
     return mse;
 }
 
+#endif
+
+/* The compiler's work on a cell, found by its structure and not by its name: the
+ * input projections of all steps as one GEMM before the loop (hoist), all the
+ * affine maps reading h as one GEMM per step, and the gate arithmetic as one
+ * fused pass. A user's own cell written the same way gets the same plan. */
+static void plan_shape(const char *name, const char *source)
+{
+    Session s;
+    bool ok = session_open(&s, name, source);
+    CHECK(ok);
+    Episode e;
+    EpisodeSpec spec = { 4, 10, 1e-3, METHOD_EULER, true, 0, NULL, 0, false, 0 };
+    if (!ok || !episode_init(&e, s.in.rt.model, &s.in.env, &spec, &s.in.diags, span_none())) {
+        interp_flush(&s.in);
+        session_close(&s);
+        CHECK(false);
+        return;
+    }
+    int hoisted = 0, loop_linear = 0, loop_fused = 0;
+    for (int i = 0; i < e.plan.nsteps; i++) {
+        const PlanStep *st = &e.plan.steps[i];
+        bool linear = st->kind == STEP_OP && e.g.nodes[st->node].op == OP_LINEAR;
+        hoisted += st->seg == SEG_HOIST && linear;
+        loop_linear += st->seg == SEG_LOOP && linear;
+        loop_fused += st->seg == SEG_LOOP && st->kind == STEP_FUSED;
+    }
+    printf("  %-14s plan: %d hoisted GEMM, %d GEMMs and %d fused passes a step\n", name, hoisted, loop_linear, loop_fused);
+    CHECK_INT(hoisted, 1);
+    CHECK_INT(loop_linear, 2);   /* the cell's recurrent maps, and the readout */
+    CHECK_INT(loop_fused, 1);
+    episode_fini(&e);
+    session_close(&s);
+}
+
+static const char *const my_cell =
+    "cell Mine(n) {\n"
+    "  state hid[n], mem[n]\n"
+    "  out hid\n"
+    "  gate keep = sigmoid(affine(in, hid))\n"
+    "  gate write = sigmoid(affine(in, hid))\n"
+    "  cand = tanh(affine(in, hid))\n"
+    "  gate show = sigmoid(affine(in, hid))\n"
+    "  mem' = mem * keep + cand * write\n"
+    "  hid' = tanh(mem') * show\n"
+    "}\n"
+    "input u[3]\noutput y[2]\npopulation L = Mine(8) from u\n"
+    "synapse L -> y { w ~ normal(0, 0.1); learn }\ncost fit = mse(y, target)\n";
+
+static char *cell_script(const char *module, const char *cell)
+{
+    char *buf = malloc(512);
+    snprintf(buf, 512,
+             "import \"%s\"\ninput u[3]\noutput y[2]\npopulation L = %s(8) from u\n"
+             "synapse L -> y { w ~ normal(0, 0.1); learn }\ncost fit = mse(y, target)\n",
+             module, cell);
+    return buf;
+}
+
+#ifndef CAJAL_FLOAT
 static char *adding_script(const char *module, const char *cell, int T, double lr, int steps, int seed)
 {
     char *buf = malloc(1024);
@@ -439,6 +499,13 @@ int main(void)
     printf("  torch gru      worst relative error %.3g\n", err);
     CHECK(err < FIXTURE_TOL);
     refusals();
+    const char *mods[][2] = { { "lstm", "LSTM" }, { "sublstm", "SubLSTM" }, { "gru", "GRU" } };
+    for (int k = 0; k < 3; k++) {
+        char *src = cell_script(mods[k][0], mods[k][1]);
+        plan_shape(mods[k][1], src);
+        free(src);
+    }
+    plan_shape("user cell", my_cell);
 #ifdef CAJAL_FLOAT
     printf("test_cells: finite differences and training run in the double build only\n");
 #else
