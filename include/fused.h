@@ -2,9 +2,11 @@
  *
  * A fused group is a small register program: every instruction applies one
  * elementwise kernel of the op table (ops.h, .ew_fwd) to registers of up to
- * OPS_BLOCK reals. The executor walks the output row by row and block by block,
- * pointing input registers straight into their tensors (no copies: a scalar is a
- * pre-filled block, a per-neuron parameter is the same row for every trial), so
+ * OPS_BLOCK reals. The executor walks the output in tiles: stretches of a long
+ * row, or several short rows packed into one block. Input registers point
+ * straight into their tensors where the rows are contiguous (a scalar is a
+ * pre-filled block, a per-neuron parameter the same row for every trial; a
+ * strided slice is gathered, a strided output scattered), so
  * intermediate values never leave the cache and the interpreter's dispatch is
  * paid once per block, not once per element.
  *

@@ -1,8 +1,8 @@
 /* fused.c: the block executor of fused elementwise programs (see fused.h).
  *
- * Scratch layout (reals): a filled block per scalar or column input (a column's
- * is refilled at each row), then one block per instruction result, then
- * (backward) one gradient block per register.
+ * Scratch layout (reals): a block per input (filled for a scalar, a column, a
+ * ROW repeated over packed rows, or a strided operand gathered), then one block
+ * per instruction result, then (backward) one gradient block per register.
  */
 #include "fused.h"
 
@@ -13,7 +13,7 @@ enum { B = OPS_BLOCK };
 int64_t fused_scratch_size(const FusedProgram *p, bool backward)
 {
     int64_t regs = p->nin + p->ncode;
-    return (int64_t)B * (regs + (backward ? regs + 1 : 0));
+    return (int64_t)B * (regs + (backward ? regs : 0));
 }
 
 /* A tile is the part of the output one pass of the kernels covers: a stretch of
