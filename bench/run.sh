@@ -67,6 +67,8 @@ osummary=$OUT/other_summary.txt
 : >"$osummary"
 
 die() { echo "bench: $*" >&2; exit 1; }
+# emit LINE: a bench line, printed and kept for results.txt.
+emit() { echo "$1"; echo "$1" >>"$lines"; }
 # wants CASE: true when CASE is to run.
 wants() { case " $CASES " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 
@@ -259,8 +261,7 @@ case_sim_rate() {
     [ "$b" = 1 ] && gemm_key=" blas_gemm_s=$gemm blas_gemv_s=$gemv"
     cmin=$(stat cajal s min) bmin=$(stat $blas_tool s min)
     line="bench case=sim_rate n=$n batch=$b T=$T prec=$prec threads=1 reps=$REPS cajal_s=$cajal blas_s=$blas numpy_s=$numpy torch_s=$torch spread=$spread rss_mb=$rss need_mb=$need blas_mm_s=$mm$gemm_key cajal_min_s=$cmin blas_min_s=$bmin"
-    echo "$line"
-    echo "$line" >>"$lines"
+    emit "$line"
 
     r_blas=$(calc "$cajal / $blas")
     r_numpy=$(calc "$numpy / $cajal")
@@ -319,8 +320,7 @@ case_plastic_oja() {
     rmin=$(calc "$(stat plastic s min) / $(stat static s min)")
     holds "$r <= 1.7" && goal=met || goal=missed
     line="bench case=plastic_oja n=$n batch=1 prec=$prec reps=$REPS cajal_s=$on static_s=$off T=$T ratio=$r spread=$spread cajal_min_s=$(stat plastic s min) static_min_s=$(stat static s min)"
-    echo "$line"
-    echo "$line" >>"$lines"
+    emit "$line"
     printf '  %-8s %11s %11s %8s\n' run "median s" "min s" spread
     printf '  %-8s %11s %11s %8s\n' "rule on" "$on" "$(stat plastic s min)" "$(stat plastic s spread)"
     printf '  %-8s %11s %11s %8s\n' "rule off" "$off" "$(stat static s min)" "$(stat static s spread)"
@@ -345,8 +345,7 @@ case_vec_tanh() {
     tns=$(stat torch ns_per_elem median) tsns=$(stat torch sigmoid_ns_per_elem median)
     spread=$(stat cajal ns_per_elem spread)
     line="bench case=vec_tanh prec=$prec ns_per_elem=$ns max_rel_err=$err sigmoid_ns_per_elem=$sns sigmoid_max_rel_err=$serr max_ulp=$ulp l1_ns_per_elem=$l1 libm_ns_per_elem=$libm torch_ns_per_elem=$tns torch_sigmoid_ns_per_elem=$tsns n=$n reps=$REPS spread=$spread min_ns_per_elem=$(stat cajal ns_per_elem min)"
-    echo "$line"
-    echo "$line" >>"$lines"
+    emit "$line"
     if [ "$prec" = float ]; then
         holds "$ns <= 0.4 && $sns <= 0.4 && $err <= 1e-6 && $serr <= 1e-6" && goal=met || goal=missed
         gtext="<= 0.4 ns/elem, rel err <= 1e-6"
@@ -382,8 +381,7 @@ case_op_overhead() {
     go=$(stat cajal graph_ops median) gvo=$(stat cajal graph_vjp_ops median)
     spread=$(stat cajal s spread)
     line="bench case=op_overhead prec=$prec us_per_op=$us torch_us_per_op=$tus n=$n batch=$b T=$T reps=$REPS us_per_op_fwd=$fwd us_per_graph_op=$gop loop_ops=$lo vjp_ops=$vo graph_ops=$go graph_vjp_ops=$gvo spread=$spread min_us_per_op=$(stat cajal s min)"
-    echo "$line"
-    echo "$line" >>"$lines"
+    emit "$line"
     holds "$us <= 0.2" && goal=met || goal=missed
     echo "  cajal: $us us per plan step (forward $lo ops, backward $vo VJPs per time step; forward alone $fwd us;"
     echo "         $gop us per graph op counting each op of a fused group: $go forward, $gvo backward)"
@@ -479,8 +477,7 @@ case_train() {
     *)
         line="bench case=train_$kind hidden=$H prec=$prec cajal_s=$cajal torch_s=$torch gemm_frac=$frac grad_relerr=$grad batch=$B T=$T threads=1 reps=$REPS rss_mb=$rss $extra" ;;
     esac
-    echo "$line"
-    echo "$line" >>"$lines"
+    emit "$line"
     # Goals: issue 5 (rnn, ctrnn), issue 6 (lstm, gru).
     goals="" speed_goal=met
     add_goal() {   # add_goal TEXT CONDITION
