@@ -217,6 +217,7 @@ static void op_vjp(Backward *bw, PlanStep *s, int64_t t)
         fb.in[1] = bw->feedback[w];
         fb.gin[0] = gx;
         fb.gin[1] = NULL;
+        fb.gin[2] = NULL;   /* an accumulated term's gradient came with the first call */
         ops_vjp(&fb);
         return;
     }

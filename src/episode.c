@@ -5,6 +5,7 @@
  * step used. Evaluation runs with the rules off: it measures the network as it is.
  */
 #include "episode.h"
+#include "fold.h"
 #include "plasticity.h"
 #include "xalloc.h"
 
@@ -69,6 +70,9 @@ bool episode_init(Episode *e, Model *m, const Env *env, const EpisodeSpec *spec,
         for (int k = 0; k < nextra; k++)
             e->wanted[e->nwanted++] = extra[k];
     }
+    /* Sums fold into GEMMs, except where a plastic synapse's rule runs its products. */
+    if (!pl)
+        graph_fold_sums(&e->g, e->wanted, e->nwanted);
     PlanSpec ps = { .batch = spec->batch, .steps = spec->steps, .store = spec->backward, .wanted = e->wanted,
                     .nwanted = e->nwanted, .own_inputs = true, .dt = spec->dt,
                     .recompute = spec->backward ? spec->recompute : 0 };

@@ -243,12 +243,16 @@ static int in_of(Lower *L, Stage *s, int pop, Span at)
         else
             sum = graph_const(L->g, 0);
     } else {
-        for (int k = 0; k < L->m->nsyns; k++) {
-            const ModelSyn *syn = &L->m->syns[k];
-            if (syn->post.kind == PORT_POP && syn->post.index == pop && !syn->target) {
-                sum = add(L, sum, contribution(L, s, syn, at), at);
+        /* Synapses from inputs first: their products, hoisted before the time
+         * loop, come first in the graph, so the recurrent product can
+         * accumulate onto them (fold.h). */
+        for (int from_input = 1; from_input >= 0; from_input--)
+            for (int k = 0; k < L->m->nsyns; k++) {
+                const ModelSyn *syn = &L->m->syns[k];
+                if (syn->post.kind == PORT_POP && syn->post.index == pop && !syn->target &&
+                    (syn->pre.kind == PORT_INPUT) == from_input)
+                    sum = add(L, sum, contribution(L, s, syn, at), at);
             }
-        }
         if (sum == UNSET)
             sum = graph_const(L->g, 0);
     }

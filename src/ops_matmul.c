@@ -1,8 +1,11 @@
 /* ops_matmul.c: matrix products, all through OpenBLAS GEMM (GEMV for one row).
  *
  * `linear` is a synapse: y[B, m] = x[B, n] W[m, n]^T with W stored [post, pre] and
- * shared over the batch. Leading axes of x are folded into rows, so the input
- * projections of all T time steps ([T, B, n]) are one GEMM. Every product and
+ * shared over the batch. With a third input c it is c + x W^T, the GEMM
+ * accumulating onto c (beta = 1; fold.h makes these from sums); c may cover
+ * only the columns [start, stop) of y, the rest being the bare product. Leading
+ * axes of x are folded into rows, so the input projections of all T time steps
+ * ([T, B, n]) are one GEMM. Every product and
  * both halves of every VJP are one cblas_?gemm (beta = 1 to accumulate); nothing
  * here multiplies matrices by hand. Row-major throughout:
  *
@@ -90,26 +93,77 @@ static bool linear_shape(const Op *op, int n_in, const Shape *in, const OpAttr *
     }
     *out = in[0];
     out->dim[out->rank - 1] = in[1].dim[0];
+    /* c covers the output's columns [start, stop), or all of them (stop 0) */
+    Shape covered = *out;
+    if (n_in == 3 && attr && attr->stop > 0) {
+        if (attr->start < 0 || attr->stop > covered.dim[covered.rank - 1] || attr->start >= attr->stop) {
+            diag_error(d, at, "columns [%lld, %lld) are not within the product's %lld", (long long)attr->start,
+                       (long long)attr->stop, (long long)covered.dim[covered.rank - 1]);
+            return false;
+        }
+        covered.dim[covered.rank - 1] = attr->stop - attr->start;
+    }
+    if (n_in == 3 && !tensor_shape_eq(&in[2], &covered)) {
+        char sc[96], so[96];
+        tensor_shape_fmt(&in[2], sc, sizeof sc);
+        tensor_shape_fmt(&covered, so, sizeof so);
+        diag_error(d, at, "cannot add %s to a product of shape %s", sc, so);
+        return false;
+    }
     return true;
 }
 
-/* y[rows, m] = x[rows, n] W[m, n]^T */
+/* The columns [lo, lo + width) of y that c is added to. */
+static void added_columns(const OpCall *c, int64_t m, int64_t *lo, int64_t *width)
+{
+    bool part = c->attr && c->attr->stop > 0;
+    *lo = part ? c->attr->start : 0;
+    *width = part ? c->attr->stop - c->attr->start : m;
+}
+
+/* y[rows, m] = x[rows, n] W[m, n]^T, or c + x W^T */
 static void linear_fwd(const OpCall *c)
 {
     const Tensor *x = c->in[0], *w = c->in[1];
     int64_t m = w->dim[0], n = w->dim[1], rows = n ? x->size / n : c->out->size / (m ? m : 1);
+    real beta = 0;
+    if (c->n_in == 3) {
+        int64_t lo, width;
+        added_columns(c, m, &lo, &width);
+        real *y = c->out->data;
+        const real *add = c->in[2]->data;
+        if (width == m)
+            memcpy(y, add, (size_t)c->out->size * sizeof(real));
+        else   /* rows of a few dozen reals: plain loops beat the calls */
+            for (int64_t r = 0; r < rows; r++) {
+                real *restrict yr = y + r * m;
+                const real *restrict ar = add + r * width;
+                for (int64_t j = 0; j < m; j++)
+                    yr[j] = j >= lo && j < lo + width ? ar[j - lo] : 0;
+            }
+        beta = 1;
+    }
     if (rows == 1)
-        gemv(false, m, n, w->data, n, x->data, 0, c->out->data);   /* y[m] = W x */
+        gemv(false, m, n, w->data, n, x->data, beta, c->out->data);   /* y[m] = W x */
     else
-        gemm(false, true, rows, m, n, x->data, n, w->data, n, 0, c->out->data, m);
+        gemm(false, true, rows, m, n, x->data, n, w->data, n, beta, c->out->data, m);
 }
 
-/* gx[rows, n] += gy[rows, m] W[m, n];  gW[m, n] += gy[rows, m]^T x[rows, n]
+/* gx[rows, n] += gy[rows, m] W[m, n];  gW[m, n] += gy[rows, m]^T x[rows, n];  gc += gy
  * rows = 1: gx[n] += W^T gy (gemv);    gW[m, n] += gy x^T (ger) */
 static void linear_vjp(const OpCall *c)
 {
     const Tensor *x = c->in[0], *w = c->in[1];
     int64_t m = w->dim[0], n = w->dim[1], rows = n ? x->size / n : c->out->size / (m ? m : 1);
+    if (c->n_in == 3 && c->gin[2]) {
+        int64_t lo, width;
+        added_columns(c, m, &lo, &width);
+        real *restrict gc = c->gin[2]->data;
+        const real *restrict gy = c->gy->data;
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t j = 0; j < width; j++)
+                gc[r * width + j] += gy[r * m + lo + j];
+    }
     if (rows == 1) {
         if (c->gin[0])
             gemv(true, n, m, w->data, n, c->gy->data, 1, c->gin[0]->data);

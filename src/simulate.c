@@ -11,6 +11,7 @@
  * the loop (plasticity.h); a rule that blows a weight up stops the run there.
  */
 #include "data.h"
+#include "fold.h"
 #include "lower.h"
 #include "plan.h"
 #include "plasticity.h"
@@ -320,6 +321,9 @@ bool simulate_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
         for (int k = 0; k < nextra; k++)
             wanted[nwanted++] = extra[k];
     }
+    /* Sums fold into GEMMs, except where a plastic synapse's rule runs its products. */
+    if (ok && !pl)
+        graph_fold_sums(&g, wanted, nwanted);
     Plan plan;
     PlanSpec ps = { .batch = B, .steps = T, .wanted = wanted, .nwanted = nwanted, .dt = c.dt,
                     .t0 = c.carry_on ? rt->t_end : 0, .inputs = series, .ninputs = m->ninputs };

@@ -418,8 +418,11 @@ static double train_mse(const char *name, const char *source)
 /* The compiler's work on a cell, found by its structure and not by its name: the
  * input projections of all steps as one GEMM before the loop (hoist), all the
  * affine maps reading h as one GEMM per step, and the gate arithmetic as one
- * fused pass. A user's own cell written the same way gets the same plan. */
-static void plan_shape(const char *name, const char *source)
+ * fused pass. Where every gate sums an input map and a recurrent one, the
+ * recurrent GEMM accumulates onto the input projection (fold.h); the GRU's
+ * candidate keeps W_hn h apart (r multiplies it), so its GEMM cannot. A user's
+ * own cell written the same way gets the same plan. */
+static void plan_shape(const char *name, const char *source, int accumulating)
 {
     Session s;
     bool ok = session_open(&s, name, source);
@@ -432,20 +435,61 @@ static void plan_shape(const char *name, const char *source)
         CHECK(false);
         return;
     }
-    int hoisted = 0, loop_linear = 0, loop_fused = 0;
+    int hoisted = 0, loop_linear = 0, loop_fused = 0, onto = 0;
     for (int i = 0; i < e.plan.nsteps; i++) {
         const PlanStep *st = &e.plan.steps[i];
-        bool linear = st->kind == STEP_OP && e.g.nodes[st->node].op == OP_LINEAR;
+        const GNode *n = &e.g.nodes[st->node];
+        bool linear = st->kind == STEP_OP && n->op == OP_LINEAR;
         hoisted += st->seg == SEG_HOIST && linear;
         loop_linear += st->seg == SEG_LOOP && linear;
         loop_fused += st->seg == SEG_LOOP && st->kind == STEP_FUSED;
+        onto += st->seg == SEG_LOOP && linear && n->nin == 3 && e.plan.seg[n->in[2]] == SEG_HOIST;
     }
-    printf("  %-14s plan: %d hoisted GEMM, %d GEMMs and %d fused passes a step\n", name, hoisted, loop_linear, loop_fused);
+    printf("  %-14s plan: %d hoisted GEMM, %d GEMMs (%d onto the hoisted one) and %d fused passes a step\n", name, hoisted,
+           loop_linear, onto, loop_fused);
     CHECK_INT(hoisted, 1);
     CHECK_INT(loop_linear, 2);   /* the cell's recurrent maps, and the readout */
+    CHECK_INT(onto, accumulating);
     CHECK_INT(loop_fused, 1);
     episode_fini(&e);
     session_close(&s);
+}
+
+/* A rate network's input, W_in u + J r, is one GEMM per step accumulating onto
+ * the hoisted input projection, whichever synapse the script declares first. */
+static void plain_fold(void)
+{
+    const char *orders[] = { "synapse Bin: u -> E { w ~ normal(0, 0.5); learn }\nsynapse J: E -> E { w ~ normal(0, 0.3); learn }\n",
+                             "synapse J: E -> E { w ~ normal(0, 0.3); learn }\nsynapse Bin: u -> E { w ~ normal(0, 0.5); learn }\n" };
+    for (int k = 0; k < 2; k++) {
+        char src[512];
+        snprintf(src, sizeof src,
+                 "input u[2]\noutput z[1]\npopulation E = Rate(6, tau = 10ms)\n%s"
+                 "synapse E -> z { w ~ normal(0, 0.3); learn }\ncost fit = mse(z, target)\n",
+                 orders[k]);
+        Session s;
+        bool ok = session_open(&s, "rate", src);
+        CHECK(ok);
+        Episode e;
+        EpisodeSpec spec = { 4, 10, 1e-3, METHOD_EULER, true, 0, NULL, 0, false, 0 };
+        if (!ok || !episode_init(&e, s.in.rt.model, &s.in.env, &spec, &s.in.diags, span_none())) {
+            interp_flush(&s.in);
+            session_close(&s);
+            CHECK(false);
+            return;
+        }
+        int onto = 0;
+        for (int i = 0; i < e.plan.nsteps; i++) {
+            const PlanStep *st = &e.plan.steps[i];
+            const GNode *n = &e.g.nodes[st->node];
+            onto += st->kind == STEP_OP && n->op == OP_LINEAR && n->nin == 3 && e.plan.seg[n->in[2]] == SEG_HOIST &&
+                    st->seg == SEG_LOOP;
+        }
+        printf("  rate network (%s first): %d GEMM onto the input projection\n", k ? "J" : "Bin", onto);
+        CHECK_INT(onto, 1);
+        episode_fini(&e);
+        session_close(&s);
+    }
 }
 
 static const char *const my_cell =
@@ -502,10 +546,11 @@ int main(void)
     const char *mods[][2] = { { "lstm", "LSTM" }, { "sublstm", "SubLSTM" }, { "gru", "GRU" } };
     for (int k = 0; k < 3; k++) {
         char *src = cell_script(mods[k][0], mods[k][1]);
-        plan_shape(mods[k][1], src);
+        plan_shape(mods[k][1], src, k < 2);
         free(src);
     }
-    plan_shape("user cell", my_cell);
+    plan_shape("user cell", my_cell, 1);
+    plain_fold();
 #ifdef CAJAL_FLOAT
     printf("test_cells: finite differences and training run in the double build only\n");
 #else

@@ -95,8 +95,14 @@ static int cases_for(const Op *op, int64_t B, Case *cs)
         /* B = 1 (and [4]) is one row: ?gemv forward, ?gemv and ?ger backward. */
         cs[n++] = case2(S2(B, 4), S2(3, 4));
         cs[n++] = case2(S3(2, B, 4), S2(3, 4));
-        if (B == 1)
+        /* c + x W^T: a sum folded into the GEMM (fold.h) */
+        cs[n++] = case3(S2(B, 4), S2(3, 4), S2(B, 3));
+        cs[n] = case3(S2(B, 4), S2(3, 4), S2(B, 2));   /* c onto columns [1, 3) only */
+        cs[n++].attr = (OpAttr){ .start = 1, .stop = 3 };
+        if (B == 1) {
             cs[n++] = case2(S1(4), S2(3, 4));
+            cs[n++] = case3(S1(4), S2(3, 4), S1(3));
+        }
         break;
     case OP_MATMUL:
         cs[n++] = case2(S2(B, 4), S2(4, 3));
@@ -341,6 +347,9 @@ static bool ref_forward(const Op *op, const Case *cs, Tensor *const *in, Tensor 
                 double s = 0;
                 for (int64_t j = 0; j < n; j++)
                     s += at(a, r * n + j) * at(b, i * n + j);
+                int64_t lo = cs->attr.stop > 0 ? cs->attr.start : 0, hi = cs->attr.stop > 0 ? cs->attr.stop : m;
+                if (cs->n_in == 3 && i >= lo && i < hi)
+                    s += at(in[2], r * (hi - lo) + i - lo);
                 w[r * m + i] = (real)s;
             }
         return true;
