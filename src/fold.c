@@ -11,7 +11,8 @@
  *
  *   plain    a = add(P, Q), P = linear(x, W)         a := linear(x, W, Q)
  *   stacked  a_k = add(slice_k(P), slice_k(Q))       P := linear(x, W, Q)
- *            for every slice of P                    a_k := slice_k(P)
+ *            for the slices of P in one stretch      a_k := slice_k(P)
+ *            of columns (or one slice + a whole Q)
  *
  * A rewritten node keeps its value (the stacked P changes, so it must have no
  * reader but those slices). The product that goes on accumulating is the one
@@ -21,6 +22,7 @@
 #include "fold.h"
 #include "xalloc.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -133,18 +135,19 @@ static SumKind slice_sum(const Fold *f, int s, int *other, int *add)
     return SUM_NONE;
 }
 
-/* stacked: P's readers are slices. Either every one is summed with the same
- * slice of one node Q of P's shape, or one is summed with a whole node Q and
- * the others (a readout stacked with the recurrent weights) are not summed.
- * P then accumulates onto Q (in the columns of that one slice), and each sum
- * becomes P's slice. */
+/* stacked: P's readers are slices, summed with the slices in the same columns
+ * of one node Q of P's shape (a cell's gates), or one of them summed with a
+ * whole node Q (a rate network's recurrent input, its readout stacked beside
+ * it). The summed columns are one stretch [lo, hi) that no unsummed slice
+ * reads (the GRU's W_hn h, which r multiplies). P then accumulates onto Q in
+ * those columns, and each sum becomes P's slice. */
 static bool fold_stacked(Fold *f, int p)
 {
     Graph *g = f->g;
     if (!is_product(&g->nodes[p]) || f->uses[p] == 0)
         return false;
-    int q = -1, nslices = 0, nslice_sums = 0, nwhole = 0, whole = -1;
-    int64_t lo = 0, hi = 0;
+    int q = -1, nslices = 0, nslice_sums = 0, nwhole = 0;
+    int64_t lo = INT64_MAX, hi = 0, summed = 0;
     for (int s = p + 1; s < g->n; s++) {
         const GNode *n = &g->nodes[s];
         bool reads = false;
@@ -162,21 +165,23 @@ static bool fold_stacked(Fold *f, int p)
         if ((q >= 0 && other != q) || other == p)
             return false;
         q = other;
-        if (kind == SUM_SLICE)
-            nslice_sums++;
-        else
-            nwhole++, whole = s, lo = n->attr.start, hi = n->attr.stop;
+        nslice_sums += kind == SUM_SLICE;
+        nwhole += kind == SUM_WHOLE;
+        lo = n->attr.start < lo ? n->attr.start : lo;
+        hi = n->attr.stop > hi ? n->attr.stop : hi;
+        summed += n->attr.stop - n->attr.start;
     }
-    if (nslices != f->uses[p] || q < 0 || q > p)
+    if (nslices != f->uses[p] || q < 0 || q > p || summed != hi - lo)
         return false;
-    bool by_slices = nslice_sums == nslices && nwhole == 0 && same_shape(&g->nodes[q], &g->nodes[p]);
+    bool by_slices = nwhole == 0 && same_shape(&g->nodes[q], &g->nodes[p]);
     bool by_whole = nwhole == 1 && nslice_sums == 0;
     if (!(by_slices || by_whole) || !(f->loop[p] || !f->loop[q]))
         return false;
-    /* An unsummed slice must not read the columns that now hold the sum. */
-    for (int s = p + 1; by_whole && s < g->n; s++) {
+    /* An unsummed slice must not read the columns that now hold the sums. */
+    for (int s = p + 1; s < g->n; s++) {
         const GNode *n = &g->nodes[s];
-        if (s != whole && is_slice_of(n, p) && n->attr.stop > lo && n->attr.start < hi)
+        int other, add;
+        if (is_slice_of(n, p) && n->attr.stop > lo && n->attr.start < hi && slice_sum(f, s, &other, &add) == SUM_NONE)
             return false;
     }
     /* The sums to rewrite, found before any is (a rewritten sum is itself a
@@ -200,7 +205,7 @@ static bool fold_stacked(Fold *f, int p)
     GNode *pn = &g->nodes[p];
     pn->nin = 3;
     pn->in[2] = q;
-    if (by_whole)
+    if (hi - lo < pn->shape.dim[pn->shape.rank - 1])
         pn->attr.start = lo, pn->attr.stop = hi;
     return true;
 }

@@ -2,8 +2,9 @@
  *
  * `linear` is a synapse: y[B, m] = x[B, n] W[m, n]^T with W stored [post, pre] and
  * shared over the batch. With a third input c it is c + x W^T, the GEMM
- * accumulating onto c (beta = 1; fold.h makes these from sums); c may cover
- * only the columns [start, stop) of y, the rest being the bare product. Leading
+ * accumulating onto c (beta = 1; fold.h makes these from sums). With a column
+ * range [start, stop) only those columns of y get c (c as wide as y: its same
+ * columns; c as wide as the range: all of it); the rest are the bare product. Leading
  * axes of x are folded into rows, so the input projections of all T time steps
  * ([T, B, n]) are one GEMM. Every product and
  * both halves of every VJP are one cblas_?gemm (beta = 1 to accumulate); nothing
@@ -93,7 +94,8 @@ static bool linear_shape(const Op *op, int n_in, const Shape *in, const OpAttr *
     }
     *out = in[0];
     out->dim[out->rank - 1] = in[1].dim[0];
-    /* c covers the output's columns [start, stop), or all of them (stop 0) */
+    /* c is added to the output's columns [start, stop), or to all of them
+     * (stop 0); it is as wide as the output or as those columns. */
     Shape covered = *out;
     if (n_in == 3 && attr && attr->stop > 0) {
         if (attr->start < 0 || attr->stop > covered.dim[covered.rank - 1] || attr->start >= attr->stop) {
@@ -101,7 +103,8 @@ static bool linear_shape(const Op *op, int n_in, const Shape *in, const OpAttr *
                        (long long)attr->stop, (long long)covered.dim[covered.rank - 1]);
             return false;
         }
-        covered.dim[covered.rank - 1] = attr->stop - attr->start;
+        if (!tensor_shape_eq(&in[2], out))
+            covered.dim[covered.rank - 1] = attr->stop - attr->start;
     }
     if (n_in == 3 && !tensor_shape_eq(&in[2], &covered)) {
         char sc[96], so[96];
@@ -113,12 +116,19 @@ static bool linear_shape(const Op *op, int n_in, const Shape *in, const OpAttr *
     return true;
 }
 
-/* The columns [lo, lo + width) of y that c is added to. */
-static void added_columns(const OpCall *c, int64_t m, int64_t *lo, int64_t *width)
+/* Where c goes: its columns [c0, c0 + width) (a row of c holds cw) are added
+ * to the columns [lo, lo + width) of y. */
+typedef struct Added {
+    int64_t lo, width, c0, cw;
+} Added;
+
+static Added added_columns(const OpCall *c, int64_t m)
 {
     bool part = c->attr && c->attr->stop > 0;
-    *lo = part ? c->attr->start : 0;
-    *width = part ? c->attr->stop - c->attr->start : m;
+    Added a = { part ? c->attr->start : 0, part ? c->attr->stop - c->attr->start : m, 0, c->in[2]->rank ? c->in[2]->dim[c->in[2]->rank - 1] : 1 };
+    if (part && a.cw == m)
+        a.c0 = a.lo;   /* c as wide as y: the same columns of c */
+    return a;
 }
 
 /* y[rows, m] = x[rows, n] W[m, n]^T, or c + x W^T */
@@ -128,18 +138,17 @@ static void linear_fwd(const OpCall *c)
     int64_t m = w->dim[0], n = w->dim[1], rows = n ? x->size / n : c->out->size / (m ? m : 1);
     real beta = 0;
     if (c->n_in == 3) {
-        int64_t lo, width;
-        added_columns(c, m, &lo, &width);
+        Added a = added_columns(c, m);
         real *y = c->out->data;
         const real *add = c->in[2]->data;
-        if (width == m)
+        if (a.width == m)
             memcpy(y, add, (size_t)c->out->size * sizeof(real));
         else   /* rows of a few dozen reals: plain loops beat the calls */
             for (int64_t r = 0; r < rows; r++) {
                 real *restrict yr = y + r * m;
-                const real *restrict ar = add + r * width;
+                const real *restrict ar = add + r * a.cw + a.c0 - a.lo;
                 for (int64_t j = 0; j < m; j++)
-                    yr[j] = j >= lo && j < lo + width ? ar[j - lo] : 0;
+                    yr[j] = j >= a.lo && j < a.lo + a.width ? ar[j] : 0;
             }
         beta = 1;
     }
@@ -156,13 +165,12 @@ static void linear_vjp(const OpCall *c)
     const Tensor *x = c->in[0], *w = c->in[1];
     int64_t m = w->dim[0], n = w->dim[1], rows = n ? x->size / n : c->out->size / (m ? m : 1);
     if (c->n_in == 3 && c->gin[2]) {
-        int64_t lo, width;
-        added_columns(c, m, &lo, &width);
+        Added a = added_columns(c, m);
         real *restrict gc = c->gin[2]->data;
         const real *restrict gy = c->gy->data;
         for (int64_t r = 0; r < rows; r++)
-            for (int64_t j = 0; j < width; j++)
-                gc[r * width + j] += gy[r * m + lo + j];
+            for (int64_t j = 0; j < a.width; j++)
+                gc[r * a.cw + a.c0 + j] += gy[r * m + a.lo + j];
     }
     if (rows == 1) {
         if (c->gin[0])

@@ -99,6 +99,8 @@ static int cases_for(const Op *op, int64_t B, Case *cs)
         cs[n++] = case3(S2(B, 4), S2(3, 4), S2(B, 3));
         cs[n] = case3(S2(B, 4), S2(3, 4), S2(B, 2));   /* c onto columns [1, 3) only */
         cs[n++].attr = (OpAttr){ .start = 1, .stop = 3 };
+        cs[n] = case3(S2(B, 4), S2(3, 4), S2(B, 3));   /* columns [0, 2) of a c as wide as y */
+        cs[n++].attr = (OpAttr){ .start = 0, .stop = 2 };
         if (B == 1) {
             cs[n++] = case2(S1(4), S2(3, 4));
             cs[n++] = case3(S1(4), S2(3, 4), S1(3));
@@ -348,8 +350,9 @@ static bool ref_forward(const Op *op, const Case *cs, Tensor *const *in, Tensor 
                 for (int64_t j = 0; j < n; j++)
                     s += at(a, r * n + j) * at(b, i * n + j);
                 int64_t lo = cs->attr.stop > 0 ? cs->attr.start : 0, hi = cs->attr.stop > 0 ? cs->attr.stop : m;
+                int64_t cw = cs->n_in == 3 ? lastd(in[2]) : m, c0 = cw == m ? lo : 0;
                 if (cs->n_in == 3 && i >= lo && i < hi)
-                    s += at(in[2], r * (hi - lo) + i - lo);
+                    s += at(in[2], r * cw + c0 + i - lo);
                 w[r * m + i] = (real)s;
             }
         return true;
