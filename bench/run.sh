@@ -413,11 +413,11 @@ train_torch_tuned() { peer_ask 5 6 "time $kind $H $B $T $S $1"; }
 train_gemm() { "$OUT/train_gemm_$1" "$G" "$H" "$B" "$T" 2 "$GREPS"; }
 
 # grad_script KIND: the case's declarations, then a gradient check on a fixed
-# batch: cajal's weights (rnn, ctrnn: saved for PyTorch) or PyTorch's (lstm,
+# batch: cajal's weights (ctrnn: saved for PyTorch) or PyTorch's (rnn, lstm,
 # gru: `load ... as torch_KIND`), one step on batch.npz, the gradients saved.
 grad_script() {
     sed '/^train on adding/,$d' "bench/cases/train_$1.cajal"
-    case $1 in lstm | gru) printf 'load "sd.npz" as torch_%s\nload "ro.npy" into Wout.w\n' "$1" ;; esac
+    case $1 in rnn | lstm | gru) printf 'load "sd.npz" as torch_%s\nload "ro.npy" into Wout.w\n' "$1" ;; esac
     printf 'data d = npz("batch.npz")\nsave "w0.npz"\ntrain on d with adam(lr = 1e-3) batch B steps 1\nsave grads "g.npz"\nsave "w1.npz"\n'
 }
 

@@ -5,10 +5,8 @@ Models, each trained on the adding problem (batch B, T steps; inputs: a value
 target: the sum of the two marked values, at the last step only), with the cost
 cajal's `mse(z, target)` computes, sum(mask (y - target)^2) / sum(mask):
 
-  rnn    nn.RNN(2, H) (tanh) + nn.Linear(H, 1). The readout takes h one step
-         late, as cajal's synapse reads the state its population starts the
-         step with (bench/cases/train_rnn.cajal): y[t] = Wout h[t] + c with
-         h[t] = output[t - 1], h[0] = 0.
+  rnn    nn.RNN(2, H) (tanh) + nn.Linear(H, 1, bias=False), y[t] = Wout output[t]
+         (cajal: the standard library's RNN cell, bench/cases/train_rnn.cajal).
   ctrnn  the continuous-time rate RNN as an explicit loop, the usual way:
          x = x + 0.1 (-x + J(tanh x) + Bin(u[t])), nn.Linear layers without
          bias, y = Wout(tanh x) over the stacked rates after the loop.
@@ -25,13 +23,13 @@ line each on stdout (run.sh keeps the process: torch's import is paid once):
                                 figure), then S timed steps:
                                 s_per_step=... cpu_s=... loss=...
   prep KIND H B T PREC DIR      writes DIR/batch.npz (inputs [B, T, 2], targets,
-                                mask [B, T, 1]); for lstm and gru also the
+                                mask [B, T, 1]); for rnn, lstm and gru also the
                                 PyTorch weights cajal loads: DIR/sd.npz (the
-                                module's state_dict, `load ... as torch_lstm`) and
+                                module's state_dict, `load ... as torch_KIND`) and
                                 DIR/ro.npy (the readout's weight)
   grad KIND H B T PREC DIR      the loss and every gradient on DIR/batch.npz from
-                                the weights cajal used (rnn, ctrnn: DIR/w0.npz,
-                                cajal's `save`; lstm, gru: sd.npz, ro.npy), against
+                                the weights cajal used (ctrnn: DIR/w0.npz, cajal's
+                                `save`; rnn, lstm, gru: sd.npz, ro.npy), against
                                 cajal's (DIR/g.npz of `save grads`, the loss in
                                 DIR/w1.npz's loss.fit[0]):
                                 grad_relerr=... loss_relerr=... worst=NAME
@@ -98,12 +96,10 @@ class Recurrent(torch.nn.Module):
         self.kind = kind
         cls = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind]
         self.rnn = cls(n_in, H)
-        self.Wout = torch.nn.Linear(H, 1, bias=(kind == "rnn"))
+        self.Wout = torch.nn.Linear(H, 1, bias=False)
 
     def forward(self, u):
         out, _ = self.rnn(u)
-        if self.kind == "rnn":   # cajal's readout reads h[t], before step t's input
-            out = torch.cat([torch.zeros_like(out[:1]), out[:-1]])
         return self.Wout(out)
 
 
@@ -146,7 +142,7 @@ def prep(kind, H, B, T, prec, d):
     x, target, mask = adding_batch(B, T, dtype, gen)
     tb = lambda a: a.transpose(0, 1).contiguous().numpy()   # [B, T, n]: one trial per example
     np.savez(os.path.join(d, "batch.npz"), inputs=tb(x), targets=tb(target), mask=tb(mask))
-    if kind in ("lstm", "gru"):
+    if kind in ("rnn", "lstm", "gru"):
         torch.manual_seed(11)
         m = make_model(kind, H, dtype)
         with torch.no_grad():   # both biases non-zero, so the sum cajal keeps is tested
@@ -158,7 +154,7 @@ def prep(kind, H, B, T, prec, d):
     return "ok=1"
 
 
-GATES = {"lstm": ["i", "f", "z", "o"], "gru": ["r", "z", "n"]}
+GATES = {"rnn": ["h"], "lstm": ["i", "f", "z", "o"], "gru": ["r", "z", "n"]}
 
 
 def load_weights(kind, H, m, d, dtype):
@@ -166,24 +162,12 @@ def load_weights(kind, H, m, d, dtype):
     the gradient of cajal's name is compared with rows of the torch parameter's."""
     pairs = []
     with torch.no_grad():
-        if kind in ("rnn", "ctrnn"):
+        if kind == "ctrnn":
             w = {k: torch.tensor(v, dtype=dtype) for k, v in np.load(os.path.join(d, "w0.npz")).items()}
-            if kind == "rnn":
-                r = m.rnn
-                r.weight_ih_l0.copy_(w["Win.w"])
-                r.weight_hh_l0.copy_(w["J.w"])
-                r.bias_ih_l0.copy_(w["b.w"][:, 0])
-                r.bias_hh_l0.zero_()
-                m.Wout.weight.copy_(w["Wout.w"])
-                m.Wout.bias.copy_(w["c.w"][0])
-                pairs = [("Win.w", r.weight_ih_l0, None), ("J.w", r.weight_hh_l0, None),
-                         ("b.w", r.bias_ih_l0, None), ("b.w", r.bias_hh_l0, None),
-                         ("Wout.w", m.Wout.weight, None), ("c.w", m.Wout.bias, None)]
-            else:
-                m.Bin.weight.copy_(w["Bin.w"])
-                m.J.weight.copy_(w["J.w"])
-                m.Wout.weight.copy_(w["Wout.w"])
-                pairs = [("Bin.w", m.Bin.weight, None), ("J.w", m.J.weight, None), ("Wout.w", m.Wout.weight, None)]
+            m.Bin.weight.copy_(w["Bin.w"])
+            m.J.weight.copy_(w["J.w"])
+            m.Wout.weight.copy_(w["Wout.w"])
+            pairs = [("Bin.w", m.Bin.weight, None), ("J.w", m.J.weight, None), ("Wout.w", m.Wout.weight, None)]
         else:
             sd = {k: torch.tensor(v, dtype=dtype) for k, v in np.load(os.path.join(d, "sd.npz")).items()}
             m.rnn.load_state_dict(sd)

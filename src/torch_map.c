@@ -12,6 +12,9 @@
  *   weight_hh_l0 [4H, H]       the same rows into L.i.W_h .. L.o.W_h
  *   bias_ih_l0 + bias_hh_l0    L.i.b .. L.o.b (the sum: the cell adds them anyway)
  *
+ *   nn.RNN: one block of rows, h' = tanh(W_ih x + b_ih + W_hh h + b_hh), into
+ *   L.h.W_in, L.h.W_h and L.h.b (the two biases summed).
+ *
  *   nn.GRU: r, z, n; bias rows of r and z are summed into L.r.b, L.z.b; the
  *   candidate n = tanh(W_in x + b_in + r * (W_hn h + b_hn)) has two call sites,
  *   so bias_ih's n rows go to L.n.b_in and bias_hh's to L.n.b_h.
@@ -47,6 +50,8 @@ typedef struct Mapping {
 } Mapping;
 
 static const Mapping mappings[] = {
+    { "torch_rnn", "nn.RNN", 1, { NULL }, -1, "an RNN cell",
+      "one state updated by h' = tanh(affine(in, h)) (as in stdlib/rnn.cajal)" },
     { "torch_lstm", "nn.LSTM", 4, { "i", "f", NULL, "o" }, -1, "an LSTM cell",
       "gates i, f, o and one candidate, each written affine(in, h) (as in stdlib/lstm.cajal)" },
     { "torch_gru", "nn.GRU", 3, { "r", "z", NULL }, 2, "a GRU cell",
@@ -241,7 +246,7 @@ bool torch_map_load(Model *m, const char *mapping, const char *path, Diags *d, S
         if (near)
             diag_error(d, at, "unknown weight mapping '%s'; did you mean '%s'?", mapping, near);
         else
-            diag_error(d, at, "unknown weight mapping '%s': cajal maps torch_lstm and torch_gru", mapping);
+            diag_error(d, at, "unknown weight mapping '%s': cajal maps torch_rnn, torch_lstm and torch_gru", mapping);
         return false;
     }
     Layer layers[MAX_LAYERS];

@@ -1,10 +1,10 @@
-/* test_cells.c: the standard library's LSTM, subLSTM and GRU (stdlib/lstm.cajal, ...).
+/* test_cells.c: the standard library's LSTM, subLSTM, GRU and RNN (stdlib/lstm.cajal, ...).
  *
  *   - gradients: every weight of a 2-layer stack of each cell with a readout,
  *     against central differences of the loss (double: relative error < 1e-6),
  *     and a planted wrong gradient that the comparison must catch;
- *   - PyTorch: weights of a 2-layer nn.LSTM and nn.GRU, loaded by torch_map
- *     (`load ... as torch_lstm`), give PyTorch's outputs, loss and gradients
+ *   - PyTorch: weights of a 2-layer nn.RNN, nn.LSTM and nn.GRU, loaded by
+ *     torch_map (`load ... as torch_lstm`), give PyTorch's outputs, loss and gradients
  *     (fixtures/torch, made by gen_torch.py): relative error < 1e-9 in double,
  *     1e-5 in float;
  *   - torch_map refuses what does not fit and names the parameter and both shapes;
@@ -535,7 +535,11 @@ int main(void)
 {
     setenv("CAJAL_STDLIB", CAJAL_SRCDIR "/stdlib", 1);
     const char *lstm_gates[] = { "i", "f", "z", "o" }, *gru_gates[] = { "r", "z", "n" };
-    double err = torch_check("lstm", "lstm", "LSTM", lstm_gates, 4);
+    const char *const rnn_gates[] = { "h" };
+    double err = torch_check("rnn", "rnn", "RNN", rnn_gates, 1);
+    printf("  torch rnn      worst relative error %.3g\n", err);
+    CHECK(err < FIXTURE_TOL);
+    err = torch_check("lstm", "lstm", "LSTM", lstm_gates, 4);
     printf("  torch lstm     worst relative error %.3g\n", err);
     CHECK(err < FIXTURE_TOL);
     err = torch_check("gru", "gru", "GRU", gru_gates, 3);
@@ -553,8 +557,8 @@ int main(void)
 #ifdef CAJAL_FLOAT
     printf("test_cells: finite differences and training run in the double build only\n");
 #else
-    const char *cells[][2] = { { "lstm", "LSTM" }, { "sublstm", "SubLSTM" }, { "gru", "GRU" } };
-    for (int k = 0; k < 3; k++) {
+    const char *cells[][2] = { { "lstm", "LSTM" }, { "sublstm", "SubLSTM" }, { "gru", "GRU" }, { "rnn", "RNN" } };
+    for (int k = 0; k < 4; k++) {
         char *src = stack_of(cells[k][0], cells[k][1], 3, 4, 3, 2, 0.5, "");
         double worst = gradient_check(cells[k][1], src, false);
         printf("  %-14s worst relative error %.3g\n", cells[k][1], worst);
