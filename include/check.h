@@ -106,6 +106,8 @@ struct Checker {
     void *import_self;
     void (*notice)(void *self, const char *msg);   /* "population 'E' replaces ..." */
     void *notice_self;
+    const Node **failed;   /* neuron and cell declarations that had errors, so a */
+    int nfailed;           /* population of one is told so, not "unknown model" */
 };
 
 void env_init(Env *e);

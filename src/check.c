@@ -772,11 +772,22 @@ static bool check_let(Checker *c, Node *st)
     return ok;
 }
 
+static void remember_failed(Checker *c, const Node *st)
+{
+    const Node **all = arena_alloc(c->arena, (size_t)(c->nfailed + 1) * sizeof *all);
+    if (c->nfailed)
+        memcpy(all, c->failed, (size_t)c->nfailed * sizeof *all);
+    all[c->nfailed++] = st;
+    c->failed = all;
+}
+
 static bool check_model_decl(Checker *c, Node *st)
 {
     ModelInfo *info = check_model_body(c, st);
-    if (!info)
+    if (!info) {
+        remember_failed(c, st);
         return false;
+    }
     DeclKind k = st->kind == AST_NEURON ? D_NEURON : st->kind == AST_CELL ? D_CELL : D_PLASTICITY;
     if (builtin_lookup(st->name) && builtin_lookup(st->name)->kind == B_FUNC) {
         diag_error(c->diags, st->name_span, "'%s' is a built-in function; choose another name", st->name);
@@ -923,6 +934,20 @@ static bool check_population(Checker *c, Node *st)
         return false;
     }
     Decl *model = env_lookup(c->env, call->a->name);
+    for (int k = c->nfailed - 1; !model && k >= 0; k--)
+        if (c->failed[k]->name == call->a->name && c->failed[k]->kind != AST_PLASTICITY) {
+            int line, col;
+            Span at = c->failed[k]->span;
+            span_linecol(at, &line, &col);
+            const char *kind = c->failed[k]->kind == AST_CELL ? "cell" : "neuron model";
+            if (at.file && at.file != call->a->span.file)
+                diag_error(c->diags, call->a->span, "%s '%s' cannot be used: its declaration (%s:%d) has errors", kind,
+                           call->a->name, at.file->name, line);
+            else
+                diag_error(c->diags, call->a->span, "%s '%s' cannot be used: its declaration (line %d) has errors", kind,
+                           call->a->name, line);
+            return false;
+        }
     if (!model || (model->kind != D_NEURON && model->kind != D_CELL)) {
         const char *near = check_closest(c, call->a->name, 1u << D_NEURON | 1u << D_CELL);
         if (model)
