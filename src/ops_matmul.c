@@ -146,9 +146,13 @@ static void linear_fwd(const OpCall *c)
         else   /* rows of a few dozen reals: plain loops beat the calls */
             for (int64_t r = 0; r < rows; r++) {
                 real *restrict yr = y + r * m;
-                const real *restrict ar = add + r * a.cw + a.c0 - a.lo;
-                for (int64_t j = 0; j < m; j++)
-                    yr[j] = j >= a.lo && j < a.lo + a.width ? ar[j] : 0;
+                const real *restrict ar = add + r * a.cw + a.c0;
+                for (int64_t j = 0; j < a.lo; j++)
+                    yr[j] = 0;
+                for (int64_t j = 0; j < a.width; j++)
+                    yr[a.lo + j] = ar[j];
+                for (int64_t j = a.lo + a.width; j < m; j++)
+                    yr[j] = 0;
             }
         beta = 1;
     }
