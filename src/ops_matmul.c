@@ -141,7 +141,9 @@ static void linear_fwd(const OpCall *c)
         Added a = added_columns(c, m);
         real *y = c->out->data;
         const real *add = c->in[2]->data;
-        if (a.width == m)
+        if (y == add)
+            ;   /* accumulating in c's own buffer (plan.c) */
+        else if (a.width == m)
             memcpy(y, add, (size_t)c->out->size * sizeof(real));
         else   /* rows of a few dozen reals: plain loops beat the calls */
             for (int64_t r = 0; r < rows; r++) {
@@ -168,7 +170,8 @@ static void linear_vjp(const OpCall *c)
 {
     const Tensor *x = c->in[0], *w = c->in[1];
     int64_t m = w->dim[0], n = w->dim[1], rows = n ? x->size / n : c->out->size / (m ? m : 1);
-    if (c->n_in == 3 && c->gin[2]) {
+    /* in place, c's gradient is y's own */
+    if (c->n_in == 3 && c->gin[2] && c->gin[2]->data != c->gy->data) {
         Added a = added_columns(c, m);
         real *restrict gc = c->gin[2]->data;
         const real *restrict gy = c->gy->data;

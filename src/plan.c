@@ -225,6 +225,32 @@ static bool needs_buffer(const Plan *p, int i)
     return false;
 }
 
+/* May product i, c + x W^T (fold.h), accumulate in c's own buffer, as cuDNN's
+ * recurrent GEMM does onto the input projection? Where nothing else reads the
+ * hoisted c, whose slot t then holds the product of step t. Not with
+ * recomputation, which runs the loop twice over the same c. */
+static bool accumulates_in_place(const Plan *p, int i)
+{
+    const Graph *g = p->g;
+    const GNode *n = &g->nodes[i];
+    if (n->op != OP_LINEAR || n->nin != 3 || n->attr.stop > 0 || p->seg[i] != SEG_LOOP ||
+        (p->spec.recompute > 0 && p->spec.recompute < p->spec.steps))
+        return false;
+    int c = n->in[2];
+    const PlanRef *r = &p->ref[c];
+    if (p->seg[c] != SEG_HOIST || r->buf < 0 || r->col0 != 0 || r->shift != 0 || !p->bufs[r->buf].owned ||
+        p->bufs[r->buf].ld != row_len(n) || p->bufs[r->buf].period != p->spec.steps)
+        return false;
+    for (int k = 0; k < p->spec.nwanted; k++)
+        if (p->spec.wanted[k] == c)
+            return false;
+    for (int j = 0; j < g->n; j++)
+        for (int k = 0; j != i && p->live[j] && g->nodes[j].kind == G_OP && k < g->nodes[j].nin; k++)
+            if (g->nodes[j].in[k] == c)
+                return false;
+    return true;
+}
+
 static bool assign_buffers(Plan *p, Diags *d, Span at)
 {
     const Graph *g = p->g;
@@ -289,6 +315,10 @@ static bool assign_buffers(Plan *p, Diags *d, Span at)
         }
         if (!needs_buffer(p, i))
             continue;
+        if (accumulates_in_place(p, i)) {
+            p->ref[i] = p->ref[n->in[2]];
+            continue;
+        }
         int64_t rows = inner_rows(n) * (n->batched ? B : 1);
         int period = 1;
         if (p->seg[i] == SEG_LOOP)

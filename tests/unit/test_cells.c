@@ -421,7 +421,7 @@ static double train_mse(const char *name, const char *source)
  * affine maps reading h as one GEMM per step, and the gate arithmetic as one
  * fused pass, the recurrent GEMM accumulating onto the input projection
  * (fold.h; the GRU's in the columns of r and z, its W_hn h kept apart, since r
- * multiplies it). A user's own cell written the same way gets the same plan. */
+ * multiplies it), in the projection's own buffer where nothing else reads it. A user's own cell written the same way gets the same plan. */
 static void plan_shape(const char *name, const char *source)
 {
     Session s;
@@ -435,7 +435,7 @@ static void plan_shape(const char *name, const char *source)
         CHECK(false);
         return;
     }
-    int hoisted = 0, loop_linear = 0, loop_fused = 0, onto = 0;
+    int hoisted = 0, loop_linear = 0, loop_fused = 0, onto = 0, in_place = 0;
     for (int i = 0; i < e.plan.nsteps; i++) {
         const PlanStep *st = &e.plan.steps[i];
         const GNode *n = &e.g.nodes[st->node];
@@ -444,12 +444,16 @@ static void plan_shape(const char *name, const char *source)
         loop_linear += st->seg == SEG_LOOP && linear;
         loop_fused += st->seg == SEG_LOOP && st->kind == STEP_FUSED;
         onto += st->seg == SEG_LOOP && linear && n->nin == 3 && e.plan.seg[n->in[2]] == SEG_HOIST;
+        in_place += st->seg == SEG_LOOP && linear && n->nin == 3 && e.plan.ref[st->node].buf == e.plan.ref[n->in[2]].buf;
     }
     printf("  %-14s plan: %d hoisted GEMM, %d GEMMs (%d onto the hoisted one) and %d fused passes a step\n", name, hoisted,
            loop_linear, onto, loop_fused);
     CHECK_INT(hoisted, 1);
     CHECK_INT(loop_linear, 2);   /* the cell's recurrent maps, and the readout */
     CHECK_INT(onto, 1);
+    /* in the projection's own buffer, except for the GRU, whose W_in x of
+     * the candidate is read apart from the sum */
+    CHECK_INT(in_place, strcmp(name, "GRU") != 0);
     CHECK_INT(loop_fused, 1);
     episode_fini(&e);
     session_close(&s);
