@@ -19,6 +19,7 @@
 #include "tensor.h"
 #include "xalloc.h"
 
+#include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -63,7 +64,10 @@ static bool is_loss(OpKind k)
     return k == OP_MSE || k == OP_CROSS_ENTROPY || k == OP_NLL || k == OP_BCE;
 }
 
-/* Fills cs[] with the cases of op at batch size B; returns how many (0: none known). */
+enum { MAX_CASES = 16 };
+
+/* Fills cs[] (MAX_CASES) with the cases of op at batch size B; returns how many
+ * (0: none known). */
 static int cases_for(const Op *op, int64_t B, Case *cs)
 {
     int n = 0;
@@ -97,6 +101,8 @@ static int cases_for(const Op *op, int64_t B, Case *cs)
         cs[n++] = case2(S3(2, B, 4), S2(3, 4));
         /* c + x W^T: a sum folded into the GEMM (fold.h) */
         cs[n++] = case3(S2(B, 4), S2(3, 4), S2(B, 3));
+        cs[n++] = case2(S2(B, 4), S2(1, 4));   /* one output: ?gemv and ?ger */
+        cs[n++] = case3(S2(B, 4), S2(1, 4), S2(B, 1));
         cs[n] = case3(S2(B, 4), S2(3, 4), S2(B, 2));   /* c onto columns [1, 3) only */
         cs[n++].attr = (OpAttr){ .start = 1, .stop = 3 };
         cs[n] = case3(S2(B, 4), S2(3, 4), S2(B, 3));   /* columns [0, 2) of a c as wide as y */
@@ -194,6 +200,7 @@ static int cases_for(const Op *op, int64_t B, Case *cs)
     default:
         break;
     }
+    assert(n <= MAX_CASES);
     return n;
 }
 
@@ -715,7 +722,7 @@ static void test_gradients(void)
         if (op->nondiff)
             continue;
         for (int64_t B = 1; B <= 3; B += 2) {
-            Case cs[8];
+            Case cs[MAX_CASES];
             int n = cases_for(op, B, cs);
             for (int i = 0; i < n; i++) {
                 double err = grad_error(op, &cs[i]);
@@ -788,7 +795,7 @@ static void test_table(void)
         CHECK(ops_find(op->name) == op);
         for (int j = 0; j < k; j++)
             CHECK(strcmp(ops_get((OpKind)j)->name, op->name) != 0);
-        Case cs[8];
+        Case cs[MAX_CASES];
         if (cases_for(op, 1, cs) == 0) {
             fprintf(stderr, "%s: no test case in test_ops.c\n", op->name);
             missing++;
@@ -806,7 +813,7 @@ static void test_forward_values(void)
     for (int k = 0; k < OP_COUNT; k++) {
         const Op *op = ops_get((OpKind)k);
         for (int64_t B = 1; B <= 3; B += 2) {
-            Case cs[8];
+            Case cs[MAX_CASES];
             int n = cases_for(op, B, cs);
             for (int i = 0; i < n; i++, n_cases++)
                 check_forward(op, &cs[i]);
