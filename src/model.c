@@ -378,7 +378,10 @@ void model_constrain_param(ModelParam *p)
 
 /* Stacks dense synapses that read the same presynaptic side with the same sign
  * and that all learn or all do not (a learnt block's gradient would otherwise
- * flow into populations only fixed weights drive). */
+ * flow into populations only fixed weights drive). A readout (a synapse onto
+ * an output) stacks only with readouts: beside a recurrent matrix it would
+ * keep that product from accumulating onto the input projection (fold.h),
+ * and alone a readout of one unit is a matrix-vector product. */
 static bool stack_synapses(Model *m, Diags *d)
 {
     bool *done = xcalloc((size_t)m->nsyns + 1, 1);
@@ -392,7 +395,8 @@ static bool stack_synapses(Model *m, Diags *d)
         for (int j = i; j < m->nsyns; j++) {
             ModelSyn *o = &m->syns[j];
             if (done[j] || o->rank || o->sparse || o->one_to_one || o->sign != s->sign || o->learn != s->learn ||
-                o->pre.kind != s->pre.kind || o->pre.index != s->pre.index)
+                o->pre.kind != s->pre.kind || o->pre.index != s->pre.index ||
+                (o->post.kind == PORT_OUTPUT) != (s->post.kind == PORT_OUTPUT))
                 continue;
             members[n++] = o->w;
             done[j] = true;
