@@ -141,6 +141,27 @@ static void assign_segments(Plan *p)
     for (int s = 0; s < g->nstates; s++)
         if (g->states[s].next >= 0)
             p->seg[g->states[s].next] = SEG_LOOP;
+    /* Hoisting pays for a product, which becomes one GEMM over all steps; an
+     * elementwise op or a slice read only inside the loop costs a pass of
+     * its own over every step when hoisted, and nothing when it joins the
+     * loop's fused pass (the GRU's W_in x + b_in of the candidate). Consumers
+     * first, so a chain moves whole. */
+    for (int i = g->n - 1; i >= 0; i--) {
+        const GNode *n = &g->nodes[i];
+        if (p->seg[i] != SEG_HOIST || n->kind != G_OP || !p->live[i] || (!ops_get(n->op)->ew_fwd && n->op != OP_SLICE))
+            continue;
+        bool loop_only = true, read = false;
+        for (int k = 0; k < p->spec.nwanted && loop_only; k++)
+            loop_only = p->spec.wanted[k] != i;
+        for (int j = i + 1; j < g->n && loop_only; j++)
+            for (int k = 0; p->live[j] && g->nodes[j].kind == G_OP && k < g->nodes[j].nin; k++)
+                if (g->nodes[j].in[k] == i) {
+                    read = true;
+                    loop_only &= p->seg[j] == SEG_LOOP;
+                }
+        if (loop_only && read)
+            p->seg[i] = SEG_LOOP;
+    }
 }
 
 static void form_groups(Plan *p, int *ngroups)

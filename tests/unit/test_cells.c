@@ -435,12 +435,13 @@ static void plan_shape(const char *name, const char *source)
         CHECK(false);
         return;
     }
-    int hoisted = 0, loop_linear = 0, loop_fused = 0, onto = 0, in_place = 0;
+    int hoisted = 0, hoisted_other = 0, loop_linear = 0, loop_fused = 0, onto = 0, in_place = 0;
     for (int i = 0; i < e.plan.nsteps; i++) {
         const PlanStep *st = &e.plan.steps[i];
         const GNode *n = &e.g.nodes[st->node];
         bool linear = st->kind == STEP_OP && n->op == OP_LINEAR;
         hoisted += st->seg == SEG_HOIST && linear;
+        hoisted_other += st->seg == SEG_HOIST && st->kind == STEP_OP && !linear;
         loop_linear += st->seg == SEG_LOOP && linear;
         loop_fused += st->seg == SEG_LOOP && st->kind == STEP_FUSED;
         onto += st->seg == SEG_LOOP && linear && n->nin == 3 && e.plan.seg[n->in[2]] == SEG_HOIST;
@@ -449,6 +450,7 @@ static void plan_shape(const char *name, const char *source)
     printf("  %-14s plan: %d hoisted GEMM, %d GEMMs (%d onto the hoisted one) and %d fused passes a step\n", name, hoisted,
            loop_linear, onto, loop_fused);
     CHECK_INT(hoisted, 1);
+    CHECK_INT(hoisted_other, 0);   /* the GRU's W_in x + b_in joins the fused pass */
     CHECK_INT(loop_linear, 2);   /* the cell's recurrent maps, and the readout */
     CHECK_INT(onto, 1);
     /* in the projection's own buffer, except for the GRU, whose W_in x of
