@@ -422,19 +422,28 @@ static double train_mse(const char *name, const char *source)
  * fused pass, the recurrent GEMM accumulating onto the input projection
  * (fold.h; the GRU's in the columns of r and z, its W_hn h kept apart, since r
  * multiplies it), in the projection's own buffer where nothing else reads it. A user's own cell written the same way gets the same plan. */
+/* Runs source and builds a training episode (batch 4, T = 10) of its model;
+ * false, after closing the session, if either fails. */
+static bool open_episode(Session *s, Episode *e, const char *name, const char *source)
+{
+    bool ok = session_open(s, name, source);
+    CHECK(ok);
+    EpisodeSpec spec = { 4, 10, 1e-3, METHOD_EULER, true, 0, NULL, 0, false, 0 };
+    if (!ok || !episode_init(e, s->in.rt.model, &s->in.env, &spec, &s->in.diags, span_none())) {
+        interp_flush(&s->in);
+        session_close(s);
+        CHECK(false);
+        return false;
+    }
+    return true;
+}
+
 static void plan_shape(const char *name, const char *source)
 {
     Session s;
-    bool ok = session_open(&s, name, source);
-    CHECK(ok);
     Episode e;
-    EpisodeSpec spec = { 4, 10, 1e-3, METHOD_EULER, true, 0, NULL, 0, false, 0 };
-    if (!ok || !episode_init(&e, s.in.rt.model, &s.in.env, &spec, &s.in.diags, span_none())) {
-        interp_flush(&s.in);
-        session_close(&s);
-        CHECK(false);
+    if (!open_episode(&s, &e, name, source))
         return;
-    }
     int hoisted = 0, hoisted_other = 0, loop_linear = 0, loop_fused = 0, onto = 0, in_place = 0;
     for (int i = 0; i < e.plan.nsteps; i++) {
         const PlanStep *st = &e.plan.steps[i];
@@ -474,16 +483,9 @@ static void plain_fold(void)
                  "synapse E -> z { w ~ normal(0, 0.3); learn }\ncost fit = mse(z, target)\n",
                  orders[k]);
         Session s;
-        bool ok = session_open(&s, "rate", src);
-        CHECK(ok);
         Episode e;
-        EpisodeSpec spec = { 4, 10, 1e-3, METHOD_EULER, true, 0, NULL, 0, false, 0 };
-        if (!ok || !episode_init(&e, s.in.rt.model, &s.in.env, &spec, &s.in.diags, span_none())) {
-            interp_flush(&s.in);
-            session_close(&s);
-            CHECK(false);
+        if (!open_episode(&s, &e, "rate", src))
             return;
-        }
         int onto = 0;
         for (int i = 0; i < e.plan.nsteps; i++) {
             const PlanStep *st = &e.plan.steps[i];
