@@ -106,8 +106,16 @@ struct Checker {
     void *import_self;
     void (*notice)(void *self, const char *msg);   /* "population 'E' replaces ..." */
     void *notice_self;
-    const Node **failed;   /* neuron and cell declarations that had errors, so a */
-    int nfailed;           /* population of one is told so, not "unknown model" */
+    /* The last neuron and cell declarations that had errors, so a population
+     * of one is told so rather than "unknown neuron model". Held by value: a
+     * failed statement's arena memory is rolled back (REPL, modules). */
+    struct FailedDecl {
+        Name name;
+        bool cell;
+        int line;
+        char file[128];
+    } failed[8];
+    int nfailed;           /* ever recorded; the last 8 are kept */
 };
 
 void env_init(Env *e);

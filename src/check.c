@@ -774,11 +774,28 @@ static bool check_let(Checker *c, Node *st)
 
 static void remember_failed(Checker *c, const Node *st)
 {
-    const Node **all = arena_alloc(c->arena, (size_t)(c->nfailed + 1) * sizeof *all);
-    if (c->nfailed)
-        memcpy(all, c->failed, (size_t)c->nfailed * sizeof *all);
-    all[c->nfailed++] = st;
-    c->failed = all;
+    if (st->kind == AST_PLASTICITY)
+        return;
+    enum { KEPT = sizeof c->failed / sizeof c->failed[0] };
+    struct FailedDecl *f = &c->failed[c->nfailed++ % KEPT];
+    int col;
+    f->name = st->name;
+    f->cell = st->kind == AST_CELL;
+    span_linecol(st->span, &f->line, &col);
+    snprintf(f->file, sizeof f->file, "%s", st->span.file ? st->span.file->name : "");
+}
+
+/* The kept record of a failed declaration of name, or NULL. */
+static const struct FailedDecl *failed_decl(const Checker *c, Name name)
+{
+    enum { KEPT = sizeof c->failed / sizeof c->failed[0] };
+    int kept = c->nfailed < KEPT ? c->nfailed : KEPT;
+    for (int k = 1; k <= kept; k++) {
+        const struct FailedDecl *f = &c->failed[(c->nfailed - k) % KEPT];
+        if (f->name == name)
+            return f;
+    }
+    return NULL;
 }
 
 static bool check_model_decl(Checker *c, Node *st)
@@ -934,20 +951,18 @@ static bool check_population(Checker *c, Node *st)
         return false;
     }
     Decl *model = env_lookup(c->env, call->a->name);
-    for (int k = c->nfailed - 1; !model && k >= 0; k--)
-        if (c->failed[k]->name == call->a->name && c->failed[k]->kind != AST_PLASTICITY) {
-            int line, col;
-            Span at = c->failed[k]->span;
-            span_linecol(at, &line, &col);
-            const char *kind = c->failed[k]->kind == AST_CELL ? "cell" : "neuron model";
-            if (at.file && at.file != call->a->span.file)
-                diag_error(c->diags, call->a->span, "%s '%s' cannot be used: its declaration (%s:%d) has errors", kind,
-                           call->a->name, at.file->name, line);
-            else
-                diag_error(c->diags, call->a->span, "%s '%s' cannot be used: its declaration (line %d) has errors", kind,
-                           call->a->name, line);
-            return false;
-        }
+    const struct FailedDecl *failed = model ? NULL : failed_decl(c, call->a->name);
+    if (failed) {
+        const char *kind = failed->cell ? "cell" : "neuron model";
+        const SourceFile *here = call->a->span.file;
+        if (failed->file[0] && (!here || strcmp(here->name, failed->file) != 0))
+            diag_error(c->diags, call->a->span, "%s '%s' cannot be used: its declaration (%s:%d) has errors", kind,
+                       call->a->name, failed->file, failed->line);
+        else
+            diag_error(c->diags, call->a->span, "%s '%s' cannot be used: its declaration (line %d) has errors", kind,
+                       call->a->name, failed->line);
+        return false;
+    }
     if (!model || (model->kind != D_NEURON && model->kind != D_CELL)) {
         const char *near = check_closest(c, call->a->name, 1u << D_NEURON | 1u << D_CELL);
         if (model)
