@@ -96,6 +96,8 @@ typedef struct Checker Checker;
  * checks its statements. Returns false after reporting. */
 typedef bool (*ImportFn)(void *self, Checker *c, const Node *stmt);
 
+enum { CHECK_FAILED_KEPT = 8 };
+
 struct Checker {
     Env *env;
     Arena *arena;
@@ -114,8 +116,8 @@ struct Checker {
         bool cell;
         int line;
         char file[128];
-    } failed[8];
-    int nfailed;           /* ever recorded; the last 8 are kept */
+    } failed[CHECK_FAILED_KEPT];
+    int nfailed;           /* ever recorded; the last CHECK_FAILED_KEPT are kept */
 };
 
 void env_init(Env *e);

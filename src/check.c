@@ -776,8 +776,7 @@ static void remember_failed(Checker *c, const Node *st)
 {
     if (st->kind == AST_PLASTICITY)
         return;
-    enum { KEPT = sizeof c->failed / sizeof c->failed[0] };
-    struct FailedDecl *f = &c->failed[c->nfailed++ % KEPT];
+    struct FailedDecl *f = &c->failed[c->nfailed++ % CHECK_FAILED_KEPT];
     int col;
     f->name = st->name;
     f->cell = st->kind == AST_CELL;
@@ -788,10 +787,9 @@ static void remember_failed(Checker *c, const Node *st)
 /* The kept record of a failed declaration of name, or NULL. */
 static const struct FailedDecl *failed_decl(const Checker *c, Name name)
 {
-    enum { KEPT = sizeof c->failed / sizeof c->failed[0] };
-    int kept = c->nfailed < KEPT ? c->nfailed : KEPT;
+    int kept = c->nfailed < CHECK_FAILED_KEPT ? c->nfailed : CHECK_FAILED_KEPT;
     for (int k = 1; k <= kept; k++) {
-        const struct FailedDecl *f = &c->failed[(c->nfailed - k) % KEPT];
+        const struct FailedDecl *f = &c->failed[(c->nfailed - k) % CHECK_FAILED_KEPT];
         if (f->name == name)
             return f;
     }
