@@ -7,8 +7,8 @@
  * columns; c as wide as the range: all of it); the rest are the bare product. Leading
  * axes of x are folded into rows, so the input projections of all T time steps
  * ([T, B, n]) are one GEMM. Every product and
- * both halves of every VJP are one cblas_?gemm (beta = 1 to accumulate); nothing
- * here multiplies matrices by hand. Row-major throughout:
+ * both halves of every VJP are one cblas_?gemm (beta = 1 to accumulate), except
+ * a forward product of at most NARROW_IN inputs, written out below. Row-major throughout:
  *
  *   x [rows, n]   W [m, n]          y = x W^T  [rows, m]
  *                                   gx += gy W      [rows, m] [m, n]
@@ -134,6 +134,41 @@ static Added added_columns(const OpCall *c, int64_t m)
     return a;
 }
 
+/* A product of few inputs (n <= NARROW_IN: the input projection of a task with
+ * two channels, over all T steps) is memory-bound: GEMM zeroes y (beta 0), then
+ * streams it again with k = 2. Written out, each row of y is one pass:
+ * y[r, :] = beta y[r, :] + sum_k x[r, k] W^T[k, :]. False when it does not apply. */
+enum { NARROW_IN = 4, NARROW_MAX_W = 4096 };
+
+static bool narrow_product(int64_t rows, int64_t m, int64_t n, const real *x, const real *w, real beta, real *y)
+{
+    if (n == 0 || n > NARROW_IN || m * n > NARROW_MAX_W)
+        return false;
+    real wt[NARROW_MAX_W];   /* W^T [n, m]: each input's weights contiguous */
+    for (int64_t j = 0; j < m; j++)
+        for (int64_t k = 0; k < n; k++)
+            wt[k * m + j] = w[j * n + k];
+    for (int64_t r = 0; r < rows; r++) {
+        real *restrict yr = y + r * m;
+        const real *xr = x + r * n;
+        const real *restrict w0 = wt;
+        real x0 = xr[0];
+        if (beta == 0)
+            for (int64_t j = 0; j < m; j++)
+                yr[j] = x0 * w0[j];
+        else
+            for (int64_t j = 0; j < m; j++)
+                yr[j] += x0 * w0[j];
+        for (int64_t k = 1; k < n; k++) {
+            const real *restrict wk = wt + k * m;
+            real xk = xr[k];
+            for (int64_t j = 0; j < m; j++)
+                yr[j] += xk * wk[j];
+        }
+    }
+    return true;
+}
+
 /* y[rows, m] = x[rows, n] W[m, n]^T, or c + x W^T */
 static void linear_fwd(const OpCall *c)
 {
@@ -163,6 +198,8 @@ static void linear_fwd(const OpCall *c)
     }
     if (rows == 1)
         gemv(false, m, n, w->data, n, x->data, beta, c->out->data);   /* y[m] = W x */
+    else if (narrow_product(rows, m, n, x->data, w->data, beta, c->out->data))
+        ;
     else if (m == 1)
         gemv(false, rows, n, x->data, n, w->data, beta, c->out->data);   /* y[rows] = x w */
     else

@@ -107,6 +107,12 @@ static int cases_for(const Op *op, int64_t B, Case *cs)
         cs[n++].attr = (OpAttr){ .start = 1, .stop = 3 };
         cs[n] = case3(S2(B, 4), S2(3, 4), S2(B, 3));   /* columns [0, 2) of a c as wide as y */
         cs[n++].attr = (OpAttr){ .start = 0, .stop = 2 };
+        /* The cases above have 4 inputs, which the written-out narrow product
+         * takes (ops_matmul.c); with 6, the product is a GEMM again. */
+        cs[n++] = case2(S3(2, B, 6), S2(3, 6));
+        cs[n] = case3(S2(B, 6), S2(3, 6), S2(B, 2));
+        cs[n++].attr = (OpAttr){ .start = 1, .stop = 3 };
+        cs[n++] = case2(S2(B, 1), S2(5, 1));   /* a single input */
         if (B == 1) {
             cs[n++] = case2(S1(4), S2(3, 4));
             cs[n++] = case3(S1(4), S2(3, 4), S1(3));
