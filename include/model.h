@@ -118,6 +118,13 @@ typedef struct ModelState {
     Tensor *value;         /* [B, n] at the end of the last run, or NULL */
 } ModelState;
 
+/* A plasticity trace's values at the end of the last simulate, so that
+ * `continue` resumes the rule where it stopped (plasticity.h). */
+typedef struct ModelTrace {
+    char *name;            /* "J.theta": synapse and trace */
+    Tensor *value;         /* [B, n] */
+} ModelTrace;
+
 typedef struct Model {
     ModelPop *pops;
     int npops;
@@ -131,6 +138,8 @@ typedef struct Model {
     int nblocks;
     ModelState *states;
     int nstates;
+    ModelTrace *traces;
+    int ntraces;
     const Decl **decls;    /* what it was built from, to see when to rebuild */
     int ndecls;
     uint64_t seed;

@@ -58,6 +58,14 @@ bool plasticity_bind(Plasticity *pl, Plan *plan, Diags *d, Span at);
 /* Before each run or batch: traces start at 0, the weights' bound is measured. */
 void plasticity_start(Plasticity *pl);
 
+/* `simulate ... continue`: after plasticity_start, each trace takes the value
+ * the last run left in the model (kept by plasticity_keep_traces) when its
+ * synapse, name and size still match; the others start at 0. */
+void plasticity_resume_traces(Plasticity *pl, const Model *m);
+/* After a run: keeps every trace's values in m for a later `continue` (and
+ * forgets those of the run before). False after reporting an allocation failure. */
+bool plasticity_keep_traces(const Plasticity *pl, Model *m, Diags *d, Span at);
+
 /* Runs the plan's step t, then the rules at step t. False when a rule made a
  * weight infinite or NaN: the error (naming the synapse, the rule and the step)
  * is reported, and the synapse keeps the weights it had before this step. */

@@ -783,6 +783,11 @@ void model_free(Model *m)
         free(m->states[i].name);
         tensor_free(m->states[i].value);
     }
+    for (int i = 0; i < m->ntraces; i++) {
+        free(m->traces[i].name);
+        tensor_free(m->traces[i].value);
+    }
+    free(m->traces);
     free(m->params);
     free(m->blocks);
     free(m->pops);

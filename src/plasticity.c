@@ -2218,6 +2218,55 @@ void plasticity_start(Plasticity *pl)
     pl->failed = false;
 }
 
+static void trace_key(const PSyn *ps, const Vec *v, char *buf, size_t n) { snprintf(buf, n, "%s.%s", ps->name, v->name); }
+
+void plasticity_resume_traces(Plasticity *pl, const Model *m)
+{
+    if (!pl)
+        return;
+    char key[256];
+    for (int s = 0; s < pl->nsyns; s++) {
+        PSyn *ps = &pl->syns[s];
+        for (int i = 0; i < ps->nvecs; i++) {
+            const Vec *v = &ps->vecs[i];
+            if (v->kind != VEC_TRACE)
+                continue;
+            trace_key(ps, v, key, sizeof key);
+            for (int k = 0; k < m->ntraces; k++)
+                if (!strcmp(m->traces[k].name, key) && m->traces[k].value->size == pl->spec.batch * v->n)
+                    memcpy(v->data, m->traces[k].value->data, (size_t)(pl->spec.batch * v->n) * sizeof(real));
+        }
+    }
+}
+
+bool plasticity_keep_traces(const Plasticity *pl, Model *m, Diags *d, Span at)
+{
+    for (int k = 0; k < m->ntraces; k++) {
+        free(m->traces[k].name);
+        tensor_free(m->traces[k].value);
+    }
+    m->ntraces = 0;
+    if (!pl)
+        return true;
+    char key[256];
+    for (int s = 0; s < pl->nsyns; s++) {
+        const PSyn *ps = &pl->syns[s];
+        for (int i = 0; i < ps->nvecs; i++) {
+            const Vec *v = &ps->vecs[i];
+            if (v->kind != VEC_TRACE)
+                continue;
+            trace_key(ps, v, key, sizeof key);
+            Tensor *value = tensor_new2(key, pl->spec.batch, v->n, d, at);
+            if (!value)
+                return false;
+            memcpy(value->data, v->data, (size_t)value->size * sizeof(real));
+            m->traces = xrealloc(m->traces, (size_t)(m->ntraces + 1) * sizeof *m->traces);
+            m->traces[m->ntraces++] = (ModelTrace){ xstrdup(key), value };
+        }
+    }
+    return true;
+}
+
 bool plasticity_failed(const Plasticity *pl) { return pl && pl->failed; }
 
 bool plasticity_step(Plasticity *pl, Plan *plan, int64_t t)

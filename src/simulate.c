@@ -365,6 +365,8 @@ bool simulate_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
     if (ok) {
         plan_prepare(&plan);
         plasticity_start(pl);
+        if (c.carry_on)
+            plasticity_resume_traces(pl, m);
         bool rule_failed = false;
         long allocs = xalloc_count;
         double start = now_seconds(), last_print = start;
@@ -444,6 +446,8 @@ bool simulate_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
             if (ms->value)
                 memcpy(ms->value->data, plan_value(&plan, g.states[s].cur, done, NULL, NULL), (size_t)(B * ms->n) * sizeof(real));
         }
+        if (!plasticity_keep_traces(pl, m, d, st->span))
+            ok = false;
         rt->t_end = ps.t0 + (double)done * c.dt;
         rt->batch = B;
         m->runs++;
