@@ -49,7 +49,7 @@ LIB_OBJS := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all deps demo test check-build install uninstall clean fuzz bench fixtures reproduce unit
+.PHONY: all deps demo test check-build install uninstall clean fuzz bench fixtures reproduce unit FORCE
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/cajal $(if $(filter double,$(VARIANT)),cajal)
@@ -57,6 +57,16 @@ all: $(BUILD)/cajal $(if $(filter double,$(VARIANT)),cajal)
 # Copy then rename: a running ./cajal keeps its old file.
 cajal: $(BUILD)/cajal
 	cp $< $@.tmp && mv -f $@.tmp $@
+
+# The flags a build directory was compiled with: objects depend on this file,
+# and it changes only when the flags do, so `make OPT=-O0` (or a VARIANT given
+# by hand) rebuilds everything instead of mixing objects of two builds.
+BUILD_FLAGS := $(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS)
+$(BUILD)/flags: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(BUILD_FLAGS)' | cmp -s - $@ || echo '$(BUILD_FLAGS)' >$@
+
+FORCE:
 
 $(BUILD)/cajal: $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
@@ -75,20 +85,20 @@ $(GEN)/lexer.c $(GEN)/lexer.h &: grammar/lexer.l $(GEN)/parser.h
 
 GENERATED_CFLAGS := -Wno-unused-function -Wno-sign-compare -Wno-unused-but-set-variable
 
-$(BUILD)/obj/lexer.o: $(GEN)/lexer.c $(GEN)/parser.h
+$(BUILD)/obj/lexer.o: $(GEN)/lexer.c $(GEN)/parser.h $(BUILD)/flags
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(GENERATED_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/obj/parser.o: $(GEN)/parser.c $(GEN)/lexer.h
+$(BUILD)/obj/parser.o: $(GEN)/parser.c $(GEN)/lexer.h $(BUILD)/flags
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(GENERATED_CFLAGS) -MMD -MP -c -o $@ $<
 
 # Every object may include the generated headers.
-$(BUILD)/obj/%.o: src/%.c | $(GEN)/parser.h $(GEN)/lexer.h
+$(BUILD)/obj/%.o: src/%.c $(BUILD)/flags | $(GEN)/parser.h $(GEN)/lexer.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcajal.a tests/unit/check.h
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcajal.a tests/unit/check.h $(BUILD)/flags
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcajal.a $(LDLIBS)
 

@@ -84,7 +84,7 @@ static void yyerror(YYLTYPE *loc, void *scanner, LexState *lx, const char *msg);
 %token EVERY "'every'" CONTINUE "'continue'" WITH "'with'" BATCH "'batch'" BY "'by'"
 %token CLIP "'clip'" BPTT "'bptt'" CHECKPOINT "'checkpoint'" RESUME "'resume'"
 %token RECOMPUTE "'recompute'" DURING "'during'" AT "'at'" END "'end'" WHERE "'where'"
-%token AS "'as'" SCALE "'scale'" SPLIT "'split'" SHUFFLE "'shuffle'" VS "'vs'" TO "'to'"
+%token AS "'as'" SCALE "'scale'" SPLIT "'split'" SHUFFLE "'shuffle'" LIMIT "'limit'" VS "'vs'" TO "'to'"
 %token GRADS "'grads'" INTO "'into'" FROM "'from'" LOWRANK "'lowrank'" WHEN "'when'"
 %token RESET "'reset'" REFRACTORY "'refractory'"
 
@@ -228,6 +228,7 @@ data_clause
     | SCALE expr             { $$ = mk_clause(lx, "scale", @$, $2); }
     | SPLIT expr             { $$ = mk_clause(lx, "split", @$, $2); }
     | SHUFFLE                { $$ = mk_clause(lx, "shuffle", @$, NULL); }
+    | LIMIT expr             { $$ = mk_clause(lx, "limit", @$, $2); }
     ;
 
 /* ---- bodies of neuron, cell, plasticity, population and synapse ------------ */

@@ -75,7 +75,7 @@ typedef enum DataSplit { DATA_TRAIN, DATA_TEST } DataSplit;
 typedef struct DataArg {
     const char *name;        /* the parameter: "images", "labels", "path", "seq", "split", "key", "limit" */
     Value value;
-    Span span;               /* the argument as written; the declaration for a default */
+    Span span;               /* the argument as written; the call for a default */
 } DataArg;
 
 /* The clauses after the call; {0} with scale 1 means none. */

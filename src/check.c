@@ -1524,6 +1524,12 @@ static bool check_data(Checker *c, Node *st)
         } else if (o->name == intern_cstr("scale")) {
             if (!arg_number(c, o->a, &x))
                 return false;
+        } else if (o->name == intern_cstr("limit")) {
+            Value v;
+            if (!check_eval(c, o->a, &v) || v.kind != V_NUM || !(v.num >= 1 && v.num <= 9e15) || v.num != floor(v.num)) {
+                diag_error(c->diags, o->a->span, "limit is how many examples to read, a whole number of 1 or more (such as 1000)");
+                return false;
+            }
         } else if (o->name == intern_cstr("as")) {
             if (o->a->name != intern_cstr("rows") && o->a->name != intern_cstr("pixels") && o->a->name != intern_cstr("sequence")) {
                 diag_error(c->diags, o->a->span, "'as' takes rows (one image row a step), pixels (one pixel a step) or sequence");

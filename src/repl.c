@@ -79,7 +79,7 @@ static const char *const keywords[] = {
     "print", "sample", "fixedpoints", "eig", "pca", "lyapunov", "energy", "out", "state", "gate", "spike",
     "trace", "on", "constrain", "init", "sign", "plastic", "learn", "no_self", "one_to_one", "for", "steps",
     "dt", "method", "record", "every", "continue", "with", "batch", "by", "clip", "bptt", "checkpoint",
-    "resume", "recompute", "during", "at", "end", "where", "as", "scale", "split", "shuffle", "vs", "to",
+    "resume", "recompute", "during", "at", "end", "where", "as", "scale", "split", "shuffle", "limit", "vs", "to",
     "grads", "into", "from", "lowrank", "when", "reset", "refractory", "and", "or", "not", NULL,
 };
 

@@ -229,7 +229,8 @@ bool data_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
     bool ok = true;
     for (int i = 0; i < b->params.n && ok; i++) {
         dargs[i].name = b->params.v[i].name;
-        dargs[i].span = args[i]->span;
+        /* a default is reported at the call: its own text is in no file of the user's */
+        dargs[i].span = args[i] == b->params.v[i].def ? call->span : args[i]->span;
         ok = eval_value(env, &a, args[i], &dargs[i].value);
     }
     /* Relative file names are found from the script's folder first. */
@@ -268,6 +269,9 @@ bool data_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
         } else if (o->name == intern_cstr("shuffle")) {
             cl.shuffle = true;
             cl.shuffle_span = o->span;
+        } else if (o->name == intern_cstr("limit")) {
+            cl.limit = (int64_t)check_number(env, o->a);   /* a whole number >= 1: the checker saw to it */
+            cl.limit_span = o->span;
         }
     }
     DataSet *ds = ok ? data_open(st->name, b->name, dargs, b->params.n, &cl, rt->seed, d, st->span) : NULL;
