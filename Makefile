@@ -61,10 +61,10 @@ cajal: $(BUILD)/cajal
 # The flags a build directory was compiled with: objects depend on this file,
 # and it changes only when the flags do, so `make OPT=-O0` (or a VARIANT given
 # by hand) rebuilds everything instead of mixing objects of two builds.
-BUILD_FLAGS := $(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS)
+$(BUILD)/flags: export CAJAL_BUILD_FLAGS := $(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS)
 $(BUILD)/flags: FORCE
 	@mkdir -p $(BUILD)
-	@echo '$(BUILD_FLAGS)' | cmp -s - $@ || echo '$(BUILD_FLAGS)' >$@
+	@printf '%s\n' "$$CAJAL_BUILD_FLAGS" | cmp -s - $@ || printf '%s\n' "$$CAJAL_BUILD_FLAGS" >$@
 
 FORCE:
 

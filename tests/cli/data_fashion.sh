@@ -4,21 +4,12 @@
 # and classifies the 200 held out better than 70% (chance: 10%; the run gets
 # about 80%). Skips, saying so, where Debian's dataset-fashion-mnist is not
 # installed.
-set -u
-TOP=$(cd "$(dirname "$0")/../.." && pwd)
-CAJAL=${CAJAL:-$TOP/cajal}
+. "$(dirname "$0")/../lib.sh"
 FM=/usr/share/datasets/fashion-mnist
 if [ ! -r "$FM/train-images-idx3-ubyte.gz" ] || [ ! -r "$FM/train-labels-idx1-ubyte.gz" ]; then
     echo "skip: $FM is not installed (Debian's dataset-fashion-mnist)"
     exit 0
 fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT INT TERM
-failed=0
-fail() {
-    echo "FAIL $*"
-    failed=$((failed + 1))
-}
 if ! (cd "$TOP" && "$CAJAL" examples/data_fashion.cajal >"$tmp/out" 2>"$tmp/err" </dev/null); then
     fail "examples/data_fashion.cajal: exit status not 0"
     sed 's/^/    /' "$tmp/err" | head -10

@@ -3,16 +3,9 @@
 # first N characters), before shuffle and split; idx's `limit = N` argument does
 # the same. A default argument's error (text's split 0.9) points at the call,
 # not at the built-in's declaration.
-set -u
-TOP=$(cd "$(dirname "$0")/../.." && pwd)
-CAJAL=${CAJAL:-$TOP/cajal}
+. "$(dirname "$0")/../lib.sh"
 TINY=$TOP/tests/data/tiny.txt
 FM=/usr/share/datasets/fashion-mnist
-failed=0
-fail() {
-    echo "FAIL $*"
-    failed=$((failed + 1))
-}
 # describe STATEMENT: the data statement's description line (stderr).
 describe() { "$CAJAL" -e "$1" 2>&1 </dev/null | sed -n 's/^data [a-z]*: //p'; }
 

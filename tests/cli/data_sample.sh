@@ -3,16 +3,7 @@
 # seed; and every error it reports. The data is tests/data/tiny.txt (10 bytes,
 # vocabulary a, b, c) and a small LSTM trained for 20 steps: the text is not
 # good, only reproducible. (tests/cli/data_text.sh samples a trained model.)
-set -u
-TOP=$(cd "$(dirname "$0")/../.." && pwd)
-CAJAL=${CAJAL:-$TOP/cajal}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT INT TERM
-failed=0
-fail() {
-    echo "FAIL $*"
-    failed=$((failed + 1))
-}
+. "$(dirname "$0")/../lib.sh"
 
 # The model, trained; SEED and the statements under test are appended.
 model() {

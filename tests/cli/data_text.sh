@@ -5,21 +5,12 @@
 # the evaluate line; the run gets near 0.26), then samples 200 characters of
 # the file's own vocabulary after its prompt. Skips, saying so, where the
 # licence texts are not installed.
-set -u
-TOP=$(cd "$(dirname "$0")/../.." && pwd)
-CAJAL=${CAJAL:-$TOP/cajal}
+. "$(dirname "$0")/../lib.sh"
 FILE=/usr/share/common-licenses/GPL-3
 if [ ! -r "$FILE" ]; then
     echo "skip: $FILE is not installed (Debian's base-files)"
     exit 0
 fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT INT TERM
-failed=0
-fail() {
-    echo "FAIL $*"
-    failed=$((failed + 1))
-}
 bytes() { od -An -v -tu1 "$1" | tr -s ' ' '\n' | sed '/^$/d' | sort -u; }
 bytes "$FILE" >"$tmp/vocab"
 V=$(wc -l <"$tmp/vocab")

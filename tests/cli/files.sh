@@ -1,41 +1,7 @@
 #!/bin/sh
 # Files given on the command line: missing, directories, unreadable, empty,
 # Windows line endings, binary, and very long lines.
-set -u
-CAJAL=${CAJAL:-$(cd "$(dirname "$0")/../.." && pwd)/cajal}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT INT TERM
-failed=0
-
-# run STATUS ARGS...: runs cajal, checks the status; the texts follow.
-run() {
-    want=$1
-    shift
-    what="cajal $*"
-    "$CAJAL" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
-    status=$?
-    if [ "$status" != "$want" ]; then
-        echo "FAIL $what: exit status $status, expected $want"
-        sed 's/^/    /' "$tmp/err" | head -10
-        failed=$((failed + 1))
-    fi
-}
-# out/err: stdin is the exact expected stdout/stderr of the last run.
-same() {
-    cat >"$tmp/want"
-    if ! cmp -s "$tmp/want" "$tmp/$1"; then
-        echo "FAIL $what: $1 differs (- expected, + actual)"
-        diff "$tmp/want" "$tmp/$1" | sed 's/^/    /' | head -20
-        failed=$((failed + 1))
-    fi
-}
-out() { same out; }
-err() { same err; }
-# first N: the first N lines of stderr are stdin.
-err_head() {
-    head -n "$1" "$tmp/err" >"$tmp/err_head"
-    same err_head
-}
+. "$(dirname "$0")/../lib.sh"
 
 cd "$tmp" || exit 1
 mkdir folder.cajal

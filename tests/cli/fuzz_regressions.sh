@@ -10,15 +10,11 @@
 # it to the sanitized one under SANITIZE=1); the default is ./cajal. A sanitized
 # binary (a path with "-san") runs 3 to 5 times slower, so it gets 30 s;
 # FUZZ_REGRESSION_LIMIT sets the limit in seconds.
-set -u
-TOP=$(cd "$(dirname "$0")/../.." && pwd)
-CAJAL=${CAJAL:-$TOP/cajal}
+. "$(dirname "$0")/../lib.sh"
 export CAJAL_HISTORY=/dev/null
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 case "$CAJAL" in *-san*) LIMIT=${FUZZ_REGRESSION_LIMIT:-30} ;; *) LIMIT=${FUZZ_REGRESSION_LIMIT:-10} ;; esac
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT INT TERM
 
 if [ ! -x "$CAJAL" ]; then
     echo "fuzz_regressions.sh: $CAJAL is missing; run make" >&2
@@ -28,7 +24,7 @@ fi
 # repeat TEXT COUNT: TEXT written COUNT times, no newline.
 repeat() { yes "$1" | head -n "$2" | tr -d '\n'; }
 
-big=$TMP/big
+big=$tmp/big
 mkdir -p "$big"
 { printf 'print '; repeat '(' 100000; printf '1'; repeat ')' 100000; echo; } >"$big/deep-paren.cajal"
 { printf 'print '; repeat '[' 100000; printf '1'; repeat ']' 100000; echo; } >"$big/deep-bracket.cajal"
@@ -46,13 +42,12 @@ repeat '(' 100000 >"$big/deep-open-only.cajal"
 head -c 10485760 /dev/zero >"$big/nul-10mb.cajal"
 
 passed=0
-failed=0
 
 # check NAME CMD...: runs CMD with a time limit and judges how it ended.
 check() {
     name=$1
     shift
-    timeout -k 5 "$LIMIT" "$@" >"$TMP/out" 2>"$TMP/err"
+    timeout -k 5 "$LIMIT" "$@" >"$tmp/out" 2>"$tmp/err"
     status=$?
     why=""
     case $status in
@@ -61,7 +56,7 @@ check() {
         *) why="exit status $status" ;;
     esac
     [ $status -gt 128 ] && [ $status != 137 ] && why="killed by signal $((status - 128))"
-    if grep -q -E 'AddressSanitizer|LeakSanitizer|MemorySanitizer|runtime error:' "$TMP/err"; then
+    if grep -q -E 'AddressSanitizer|LeakSanitizer|MemorySanitizer|runtime error:' "$tmp/err"; then
         why="${why:+$why; }sanitizer report"
     fi
     if [ -z "$why" ]; then
@@ -70,7 +65,7 @@ check() {
     fi
     failed=$((failed + 1))
     echo "FAIL $name: $why"
-    grep -m1 -A12 -E 'AddressSanitizer|LeakSanitizer|runtime error:' "$TMP/err" | sed 's/^/    /' | cut -c1-200
+    grep -m1 -A12 -E 'AddressSanitizer|LeakSanitizer|runtime error:' "$tmp/err" | sed 's/^/    /' | cut -c1-200
 }
 
 for f in "$TOP"/tests/fuzz/regressions/* "$big"/*; do
@@ -80,7 +75,7 @@ for f in "$TOP"/tests/fuzz/regressions/* "$big"/*; do
     check "cajal --check $rel" "$CAJAL" --check "$f"
     check "cajal < $rel" sh -c '"$1" <"$2"' sh "$CAJAL" "$f"
 done
-check "cajal --check (missing file)" "$CAJAL" --check "$TMP/no-such-file.cajal"
+check "cajal --check (missing file)" "$CAJAL" --check "$tmp/no-such-file.cajal"
 check "cajal --check (a directory)" "$CAJAL" --check "$TOP/tests"
 check "cajal (a directory as script)" "$CAJAL" "$TOP/tests"
 

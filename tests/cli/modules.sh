@@ -1,46 +1,13 @@
 #!/bin/sh
 # Where import looks (the script's folder, -I, $CAJAL_PATH, the standard
 # library) and what it says when a module is missing or unreadable.
-set -u
-CAJAL=${CAJAL:-$(cd "$(dirname "$0")/../.." && pwd)/cajal}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT INT TERM
-failed=0
+. "$(dirname "$0")/../lib.sh"
 
-# run STATUS ARGS...: runs cajal, checks the status; the texts follow.
-run() {
-    want=$1
-    shift
-    what="cajal $*"
-    "$CAJAL" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
-    status=$?
-    if [ "$status" != "$want" ]; then
-        echo "FAIL $what: exit status $status, expected $want"
-        sed 's/^/    /' "$tmp/err" | head -10
-        failed=$((failed + 1))
-    fi
-}
-# out/err: stdin is the exact expected stdout/stderr of the last run.
-same() {
-    cat >"$tmp/want"
-    if ! cmp -s "$tmp/want" "$tmp/$1"; then
-        echo "FAIL $what: $1 differs (- expected, + actual)"
-        diff "$tmp/want" "$tmp/$1" | sed 's/^/    /' | head -20
-        failed=$((failed + 1))
-    fi
-}
-out() { same out; }
 # stderr with the source tree's path written as TOP
 err_top_head4() { sed "s|$top|TOP|g" "$tmp/err" | head -n 4 >"$tmp/err_top"; same err_top; }
 err_top() { sed "s|$top|TOP|g" "$tmp/err" >"$tmp/err_top"; same err_top; }
-err() { same err; }
-# first N: the first N lines of stderr are stdin.
-err_head() {
-    head -n "$1" "$tmp/err" >"$tmp/err_head"
-    same err_head
-}
 
-top=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+top=$TOP
 CAJAL_STDLIB="$top/stdlib"
 export CAJAL_STDLIB
 cd "$tmp" || exit 1

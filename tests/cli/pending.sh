@@ -3,13 +3,9 @@
 # one parses and checks, then stops with a message naming what is missing and
 # what to use meanwhile. The statements to try come from pending.def itself,
 # so this test follows the table as entries are removed.
-set -u
-CAJAL=${CAJAL:-$(cd "$(dirname "$0")/../.." && pwd)/cajal}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT INT TERM
-failed=0
+. "$(dirname "$0")/../lib.sh"
 
-# run STATUS ARGS...: runs cajal, checks the status; the texts follow.
+# run STATUS ARGS...: as lib.sh's, with $tmp/in as stdin.
 run() {
     want=$1
     shift
@@ -22,24 +18,8 @@ run() {
         failed=$((failed + 1))
     fi
 }
-# out/err: stdin is the exact expected stdout/stderr of the last run.
-same() {
-    cat >"$tmp/want"
-    if ! cmp -s "$tmp/want" "$tmp/$1"; then
-        echo "FAIL $what: $1 differs (- expected, + actual)"
-        diff "$tmp/want" "$tmp/$1" | sed 's/^/    /' | head -20
-        failed=$((failed + 1))
-    fi
-}
-out() { same out; }
-err() { same err; }
-# first N: the first N lines of stderr are stdin.
-err_head() {
-    head -n "$1" "$tmp/err" >"$tmp/err_head"
-    same err_head
-}
 
-top=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+top=$TOP
 cd "$tmp" || exit 1
 : >"$tmp/in"
 

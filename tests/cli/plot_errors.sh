@@ -3,12 +3,8 @@
 # runs the model of tests/plot/model.cajal, then one statement that fails. They
 # fail before gnuplot would start (CAJAL_GNUPLOT points nowhere to prove it),
 # and the statements before the failing one have run.
-set -u
-CAJAL=${CAJAL:-$(cd "$(dirname "$0")/../.." && pwd)/cajal}
-top=$(cd "$(dirname "$0")/../.." && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT INT TERM
-failed=0
+. "$(dirname "$0")/../lib.sh"
+top=$TOP
 cp "$top/tests/plot/model.cajal" "$top/tests/plot/w4.npy" "$tmp/"
 cd "$tmp" || exit 1
 export CAJAL_GNUPLOT=/nonexistent

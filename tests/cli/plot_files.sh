@@ -6,16 +6,8 @@
 # a missing or failing gnuplot is an error at the statement, not a crash. At the
 # end no gnuplot started here is still running, and no temporary file is left
 # in the target folder or in TMPDIR.
-set -u
-CAJAL=${CAJAL:-$(cd "$(dirname "$0")/../.." && pwd)/cajal}
-top=$(cd "$(dirname "$0")/../.." && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT INT TERM
-failed=0
-fail() {
-    echo "FAIL $*"
-    failed=$((failed + 1))
-}
+. "$(dirname "$0")/../lib.sh"
+top=$TOP
 
 real=$(command -v gnuplot) || {
     echo "FAIL plot_files.sh: gnuplot is not installed (make test installs gnuplot-nox)"

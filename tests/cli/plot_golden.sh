@@ -9,12 +9,8 @@
 # After a deliberate change, rewrite the golden files with
 #   CAJAL_UPDATE_GOLDEN=1 sh tests/cli/plot_golden.sh
 # and read the diff.
-set -u
-CAJAL=${CAJAL:-$(cd "$(dirname "$0")/../.." && pwd)/cajal}
-top=$(cd "$(dirname "$0")/../.." && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT INT TERM
-failed=0
+. "$(dirname "$0")/../lib.sh"
+top=$TOP
 
 if ! command -v gnuplot >/dev/null 2>&1 && [ -z "${CAJAL_GNUPLOT:-}" ]; then
     echo "FAIL plot_golden.sh: gnuplot is not installed (make test installs gnuplot-nox)"

@@ -3,11 +3,9 @@
 # training curve, raster from a recording of spikes) and the words of
 # `:set plot`: tests/plot/stmt_paths.c, linked against the library that
 # `make unit` builds (build/double/libcajal.a, or $CAJAL_LIB).
-set -u
-top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/../lib.sh"
+top=$TOP
 lib=${CAJAL_LIB:-$top/build/double/libcajal.a}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT INT TERM
 if [ ! -f "$lib" ]; then
     echo "FAIL plot_paths.sh: $lib is missing (make unit builds it)"
     exit 1

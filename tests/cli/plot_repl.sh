@@ -4,23 +4,15 @@
 # stderr; another word is refused). In a terminal (tmux): a plot typed at the
 # prompt is drawn in the window as text before the prompt comes back, and the
 # session goes on.
-set -u
-CAJAL=${CAJAL:-$(cd "$(dirname "$0")/../.." && pwd)/cajal}
+. "$(dirname "$0")/../lib.sh"
 case "$CAJAL" in /*) ;; *) CAJAL=$(pwd)/$CAJAL ;; esac
-top=$(cd "$(dirname "$0")/../.." && pwd)
-tmp=$(mktemp -d)
 sock="cajal-plot-$$"
 cleanup() {
     tmux -L "$sock" kill-server 2>/dev/null
     rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM
-failed=0
-fail() {
-    echo "FAIL $*"
-    failed=$((failed + 1))
-}
-cp "$top/tests/plot/model.cajal" "$top/tests/plot/w4.npy" "$tmp/"
+cp "$TOP/tests/plot/model.cajal" "$TOP/tests/plot/w4.npy" "$tmp/"
 cd "$tmp" || exit 1
 unset CAJAL_PLOT
 
@@ -42,7 +34,7 @@ status=$?
 {
     echo "plot auto"
     echo "plot text"
-    cat "$top/tests/plot/stmt_heat4.txt"
+    cat "$TOP/tests/plot/stmt_heat4.txt"
     echo ":set plot takes text, sixel or auto"
 } >want
 if ! cmp -s want out; then

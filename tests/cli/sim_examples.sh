@@ -1,16 +1,7 @@
 #!/bin/sh
 # The simulation examples run: exit status 0, no error, something printed, and
 # each one's telling number is on the side the lecture says it is.
-set -u
-TOP=$(cd "$(dirname "$0")/../.." && pwd)
-CAJAL=${CAJAL:-$TOP/cajal}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT INT TERM
-failed=0
-fail() {
-    echo "FAIL $*"
-    failed=$((failed + 1))
-}
+. "$(dirname "$0")/../lib.sh"
 
 for name in demo integrator chaos ei_network lowrank noise; do
     if ! (cd "$TOP" && "$CAJAL" "examples/$name.cajal" >"$tmp/$name.out" 2>"$tmp/$name.err" </dev/null); then

@@ -5,17 +5,8 @@
 # whose values are exact (0.5^k), with its sample times. In an .npz the members
 # are stored uncompressed, so each must appear in it whole. (This is the double
 # build; tests/unit/test_engine.c checks the float build against w34_f4.npy.)
-set -u
-TOP=$(cd "$(dirname "$0")/../.." && pwd)
-CAJAL=${CAJAL:-$TOP/cajal}
+. "$(dirname "$0")/../lib.sh"
 FX=$TOP/fixtures/sim
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT INT TERM
-failed=0
-fail() {
-    echo "FAIL $*"
-    failed=$((failed + 1))
-}
 run() {
     if ! (cd "$tmp" && "$CAJAL" "$@" >out 2>err </dev/null); then
         fail "cajal $*: exit status not 0"

@@ -4,15 +4,7 @@
 # the initial state, white noise and a sparse pattern all come from the seed);
 # another --seed gives other results; `seed 7` in a script equals --seed 7; and
 # a script's `seed` statement wins over --seed, from where it stands.
-set -u
-CAJAL=${CAJAL:-$(cd "$(dirname "$0")/../.." && pwd)/cajal}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT INT TERM
-failed=0
-fail() {
-    echo "FAIL $*"
-    failed=$((failed + 1))
-}
+. "$(dirname "$0")/../lib.sh"
 
 # run NAME ARGS...: runs cajal in $tmp, which must succeed.
 run() {

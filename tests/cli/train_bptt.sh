@@ -4,16 +4,7 @@
 # the same bytes as without the clause; a shorter window changes them. (The
 # gradient a shorter window gives is checked against finite differences of each
 # chunk's loss in tests/unit/test_training.c.)
-set -u
-TOP=$(cd "$(dirname "$0")/../.." && pwd)
-CAJAL=${CAJAL:-$TOP/cajal}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT INT TERM
-failed=0
-fail() {
-    echo "FAIL $*"
-    failed=$((failed + 1))
-}
+. "$(dirname "$0")/../lib.sh"
 
 # grads NAME CLAUSE: one step of training on T = 40 with CLAUSE; writes NAME.npz
 grads() {

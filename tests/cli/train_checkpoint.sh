@@ -14,16 +14,7 @@
 #     stops after the current step and keeps the parameters).
 # Scripts whose later statements must run after a failed `train` are fed to the
 # REPL on stdin (`cajal < file`): there an error does not end the session.
-set -u
-TOP=$(cd "$(dirname "$0")/../.." && pwd)
-CAJAL=${CAJAL:-$TOP/cajal}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT INT TERM
-failed=0
-fail() {
-    echo "FAIL $*"
-    failed=$((failed + 1))
-}
+. "$(dirname "$0")/../lib.sh"
 run() {   # run NAME: cajal NAME.cajal in $tmp; NAME.out, NAME.err, NAME.rc
     (cd "$tmp" && "$CAJAL" "$1.cajal" >"$1.out" 2>"$1.err" </dev/null)
     echo $? >"$tmp/$1.rc"

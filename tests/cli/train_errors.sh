@@ -3,16 +3,7 @@
 # exit status 1, and nothing trained. One script per case, since a run stops at
 # its first failing statement. (tests/errors/train.cajal has the errors found
 # while checking; these are the ones only running finds.)
-set -u
-TOP=$(cd "$(dirname "$0")/../.." && pwd)
-CAJAL=${CAJAL:-$TOP/cajal}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT INT TERM
-failed=0
-fail() {
-    echo "FAIL $*"
-    failed=$((failed + 1))
-}
+. "$(dirname "$0")/../lib.sh"
 
 # expect NAME PATTERN: NAME.cajal (already written) fails with status 1, its
 # first error line matches the grep pattern PATTERN, and no training step ran.

@@ -11,16 +11,7 @@
 # Each script prints an `evaluate` line before training and one after; the
 # first must be far from the goal (so the second says something about
 # training), the last must reach it.
-set -u
-TOP=$(cd "$(dirname "$0")/../.." && pwd)
-CAJAL=${CAJAL:-$TOP/cajal}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT INT TERM
-failed=0
-fail() {
-    echo "FAIL $*"
-    failed=$((failed + 1))
-}
+. "$(dirname "$0")/../lib.sh"
 
 # value KEY LINE: the number after KEY= in an evaluate line
 value() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }

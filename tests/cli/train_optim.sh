@@ -7,16 +7,7 @@
 #   - every schedule and optimizer can be written;
 #   - signed synapses (Dale's law) keep their sign through training: the
 #     magnitude is clamped at 0 after each step, never below.
-set -u
-TOP=$(cd "$(dirname "$0")/../.." && pwd)
-CAJAL=${CAJAL:-$TOP/cajal}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT INT TERM
-failed=0
-fail() {
-    echo "FAIL $*"
-    failed=$((failed + 1))
-}
+. "$(dirname "$0")/../lib.sh"
 run() {   # run NAME: NAME.cajal in $tmp, status 0 expected
     if ! (cd "$tmp" && "$CAJAL" "$1.cajal" >"$1.out" 2>"$1.err" </dev/null); then
         fail "$1.cajal: exit status not 0: $(grep -m1 error "$tmp/$1.err")"

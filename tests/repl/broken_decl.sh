@@ -4,16 +4,7 @@
 # where, rather than "unknown neuron model", and the session goes on. The
 # REPL rolls a failed line's memory back, so what the checker keeps of the
 # failed declaration must not live there (it once did, and this crashed).
-set -u
-TOP=$(cd "$(dirname "$0")/../.." && pwd)
-CAJAL=${CAJAL:-$TOP/cajal}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT INT TERM
-failed=0
-fail() {
-    echo "FAIL $*"
-    failed=$((failed + 1))
-}
+. "$(dirname "$0")/../lib.sh"
 
 cat >"$tmp/session.txt" <<'X'
 cell C(n) {

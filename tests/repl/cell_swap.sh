@@ -6,16 +6,7 @@
 # evaluate runs the new cell without the population, synapse, cost or weights
 # being typed again (every weight keeps its value: none is re-initialised), so
 # its loss differs from the first; training and evaluating go on working.
-set -u
-TOP=$(cd "$(dirname "$0")/../.." && pwd)
-CAJAL=${CAJAL:-$TOP/cajal}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT INT TERM
-failed=0
-fail() {
-    echo "FAIL $*"
-    failed=$((failed + 1))
-}
+. "$(dirname "$0")/../lib.sh"
 
 cat >"$tmp/session.txt" <<'X'
 cell LSTM(n) {

@@ -6,16 +6,7 @@
 # located error that names the problem; none ends the session, and nothing
 # computed before is lost: the weights, the recording and the state of the first
 # run print the same after every error, and the run continues from its state.
-set -u
-TOP=$(cd "$(dirname "$0")/../.." && pwd)
-CAJAL=${CAJAL:-$TOP/cajal}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT INT TERM
-failed=0
-fail() {
-    echo "FAIL $*"
-    failed=$((failed + 1))
-}
+. "$(dirname "$0")/../lib.sh"
 
 cp "$TOP/fixtures/npy/bad_fortran.npy" "$TOP/fixtures/npy/bad_complex.npy" "$TOP/fixtures/npy/bad_object.npy" \
    "$TOP/fixtures/npy/f8_r2.npy" "$TOP/fixtures/npy/savez.npz" "$tmp/"

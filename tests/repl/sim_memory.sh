@@ -3,16 +3,7 @@
 # run: the error names the tensor and its size, and comes once, before anything
 # is allocated. The session goes on: the weights, recording and state computed
 # before are still there, and the next run works.
-set -u
-TOP=$(cd "$(dirname "$0")/../.." && pwd)
-CAJAL=${CAJAL:-$TOP/cajal}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT INT TERM
-failed=0
-fail() {
-    echo "FAIL $*"
-    failed=$((failed + 1))
-}
+. "$(dirname "$0")/../lib.sh"
 
 cat >"$tmp/session.txt" <<'X'
 let N = 3
