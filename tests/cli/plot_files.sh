@@ -39,7 +39,8 @@ before=$(pgrep -x gnuplot | sort)
 cp "$top/tests/plot/model.cajal" "$top/tests/plot/w4.npy" "$tmp/work/"
 cd "$tmp/work" || exit 1
 
-# run STATUS STATEMENTS...: the model, then the statements, one a line.
+# run STATUS STATEMENTS...: the model, then the statements, one a line (lib.sh's
+# same, out and err check what it printed).
 run() {
     want=$1
     shift
@@ -51,14 +52,6 @@ run() {
     if [ "$status" != "$want" ]; then
         fail "$what: exit status $status, expected $want"
         sed 's/^/    /' "$tmp/err" | head -10
-    fi
-}
-# same FILE: stdin is the exact expected content of $tmp/FILE (out or err).
-same() {
-    cat >"$tmp/want"
-    if ! cmp -s "$tmp/want" "$tmp/$1"; then
-        fail "$what: $1 differs (- expected, + actual)"
-        diff "$tmp/want" "$tmp/$1" | sed 's/^/    /' | head -20
     fi
 }
 # png FILE W H: a real PNG of that size with more than 20 colours.
