@@ -8,6 +8,7 @@
 #define CAJAL_RUNTIME_H
 
 #include "check.h"
+#include "lower.h"
 #include "model.h"
 
 #include <signal.h>
@@ -42,6 +43,8 @@ typedef struct Runtime {
     Tensor *times;         /* [samples]: when each recorded sample was taken (s) */
     uint64_t seed;
     double t_end;          /* simulated time at the end of the last run (continue) */
+    double dt;             /* the last run's step and integrator, which `continue` */
+    Method method;         /* keeps unless it gives its own (dt 0: none yet) */
     int64_t batch;         /* batch of the model's current state */
     volatile sig_atomic_t *interrupted;
     bool progress;         /* show a progress line (stderr is a terminal) */

@@ -83,7 +83,7 @@ bool runtime_model(Runtime *rt, const Env *env, Diags *d, Span at)
 typedef struct SimClauses {
     double duration, dt, every;
     int64_t steps, every_steps, batch;
-    bool in_steps, every_in_steps, carry_on;
+    bool in_steps, every_in_steps, carry_on, has_dt, has_method;
     Method method;
     const Node *record;
     const Node *with;
@@ -107,7 +107,9 @@ static void read_clauses(const Env *env, const Node *st, SimClauses *c)
                 c->duration = number(env, o->a);
         } else if (!strcmp(w, "dt")) {
             c->dt = number(env, o->a);
+            c->has_dt = true;
         } else if (!strcmp(w, "method")) {
+            c->has_method = true;
             c->method = !strcmp(o->a->name, "rk4") ? METHOD_RK4 : !strcmp(o->a->name, "exponential") ? METHOD_EXPONENTIAL : METHOD_EULER;
         } else if (!strcmp(w, "record")) {
             c->record = o;
@@ -242,6 +244,13 @@ bool simulate_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
     if (!runtime_model(rt, env, d, st->span))
         return false;
     Model *m = rt->model;
+    /* `continue` goes on with the last run's dt and method unless it names its own. */
+    if (c.carry_on && rt->dt > 0) {
+        if (!c.has_dt)
+            c.dt = rt->dt;
+        if (!c.has_method)
+            c.method = rt->method;
+    }
     int64_t T = c.in_steps ? c.steps : (int64_t)llround(c.duration / c.dt);
     if (T < 1) {
         diag_error(d, st->span, "the duration is shorter than one step of dt = %g ms", c.dt * 1e3);
@@ -449,6 +458,8 @@ bool simulate_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
         if (!plasticity_keep_traces(pl, m, d, st->span))
             ok = false;
         rt->t_end = ps.t0 + (double)done * c.dt;
+        rt->dt = c.dt;
+        rt->method = c.method;
         rt->batch = B;
         m->runs++;
         /* Replace the recordings (cut to what was simulated). */
