@@ -627,6 +627,13 @@ bool model_stale(const Model *m, const Env *env)
     return counted != live;
 }
 
+/* Is "J.theta" a trace of synapse J? */
+static bool trace_of(const char *trace, const char *syn)
+{
+    size_t n = strlen(syn);
+    return strncmp(trace, syn, n) == 0 && trace[n] == '.';
+}
+
 Model *model_build(const Env *env, const Model *old, uint64_t seed, Diags *d, Span at, char **reinit)
 {
     Model *m = xcalloc(1, sizeof *m);
@@ -735,6 +742,23 @@ Model *model_build(const Env *env, const Model *old, uint64_t seed, Diags *d, Sp
             if (k >= 0 && old->states[k].value && old->states[k].n == m->states[i].n &&
                 old->pops[old->states[k].pop].decl == m->pops[m->states[i].pop].decl)
                 m->states[i].value = tensor_clone(old->states[k].value, d, at);
+        }
+        /* So do a rule's traces, where the synapse (and so its rule) is unchanged. */
+        for (int i = 0; i < old->ntraces; i++) {
+            const ModelSyn *was = NULL, *is = NULL;
+            for (int k = 0; k < old->nsyns; k++)
+                if (trace_of(old->traces[i].name, old->syns[k].name))
+                    was = &old->syns[k];
+            for (int k = 0; k < m->nsyns; k++)
+                if (trace_of(old->traces[i].name, m->syns[k].name))
+                    is = &m->syns[k];
+            if (!was || !is || was->decl != is->decl)
+                continue;
+            Tensor *value = tensor_clone(old->traces[i].value, d, at);
+            if (!value)
+                continue;
+            m->traces = xrealloc(m->traces, (size_t)(m->ntraces + 1) * sizeof *m->traces);
+            m->traces[m->ntraces++] = (ModelTrace){ xstrdup(old->traces[i].name), value };
         }
         if (reinit)
             *reinit = list;
