@@ -90,14 +90,19 @@ static void fill_constants(const FusedProgram *p, const FusedOperand *in, real *
     }
 }
 
-/* Points each register at its data for one tile, gathering what is strided. */
+/* Points each register at its data for one tile, gathering what is strided.
+ * With `needed` (the backward pass), an input nothing reads is left NULL. */
 static void bind(const FusedProgram *p, const FusedOperand *in, const FusedOperand *out, real *scratch, const Tile *t,
-                 const real **reg)
+                 const bool *needed, const real **reg)
 {
     for (int k = 0; k < p->nin; k++) {
         const FusedOperand *o = &in[k];
         real *blk = scratch + (int64_t)k * B;
         reg[k] = blk;
+        if (needed && !needed[k]) {
+            reg[k] = NULL;
+            continue;
+        }
         switch (o->mode) {
         case OPERAND_SCALAR:
             break;
@@ -164,7 +169,7 @@ void fused_fwd(const FusedProgram *p, const FusedOperand *in, const FusedOperand
     int64_t per_tile = rows_per_tile(p);
     fill_constants(p, in, scratch, per_tile);
     for (Tile t = { 0 }; next_tile(p, per_tile, &t);) {
-        bind(p, in, out, scratch, &t, reg);
+        bind(p, in, out, scratch, &t, NULL, reg);
         run_block(p, reg, t.len);
         for (int k = 0; k < p->nout; k++)
             if (!in_place(&out[k], p, &t))
@@ -209,20 +214,54 @@ static void give_input_grads(const FusedProgram *p, const FusedOperand *in, real
     }
 }
 
+/* The registers the backward pass reads: those a VJP reads (Op.vjp_reads),
+ * and the inputs of every instruction whose result must be recomputed for
+ * that. An output keeps its value, so its inputs are not needed on its account. */
+static void backward_reads(const FusedProgram *p, bool *needed)
+{
+    int nregs = p->nin + p->ncode;
+    for (int r = 0; r < nregs; r++)
+        needed[r] = false;
+    for (int k = 0; k < p->ncode; k++) {
+        const FusedInstr *ins = &p->code[k];
+        if (!ins->op->ew_vjp)
+            continue;
+        for (int a = 0; a < ins->nin; a++)
+            if (ins->op->vjp_reads & (1u << a))
+                needed[ins->in[a]] = true;
+        if (ins->op->vjp_reads & OPS_READ_Y)
+            needed[p->nin + k] = true;
+    }
+    for (int k = p->ncode - 1; k >= 0; k--) {
+        bool kept = false;
+        for (int o = 0; o < p->nout; o++)
+            kept |= p->out[o] == p->nin + k;
+        if (needed[p->nin + k] && !kept)
+            for (int a = 0; a < p->code[k].nin; a++)
+                needed[p->code[k].in[a]] = true;
+    }
+}
+
 void fused_vjp(const FusedProgram *p, const FusedOperand *in, const FusedOperand *out, real *scratch)
 {
     int nregs = p->nin + p->ncode;
     const real *reg[nregs + 1];
     real *g[nregs + 1];
+    bool needed[nregs + 1];
     real *gscratch = scratch + (int64_t)nregs * B;
     int64_t per_tile = rows_per_tile(p);
+    backward_reads(p, needed);
     fill_constants(p, in, scratch, per_tile);
     for (Tile t = { 0 }; next_tile(p, per_tile, &t);) {
         int64_t len = t.len;
-        bind(p, in, out, scratch, &t, reg);
-        /* Recompute what the forward pass did not keep; an output's value is
-         * read where the forward pass wrote it (gathered when strided). */
+        bind(p, in, out, scratch, &t, needed, reg);
+        /* Recompute what the VJPs read and the forward pass did not keep; an
+         * output's value is read where the forward pass wrote it (gathered
+         * when strided). A value nothing reads is neither (a sum's operands:
+         * its VJP needs only the incoming gradient). */
         for (int k = 0; k < p->ncode; k++) {
+            if (!needed[p->nin + k])
+                continue;
             const FusedOperand *kept = NULL;
             for (int o = 0; o < p->nout && !kept; o++)
                 if (p->out[o] == p->nin + k)
