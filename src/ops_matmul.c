@@ -198,11 +198,9 @@ static void linear_fwd(const OpCall *c)
     }
     if (rows == 1)
         gemv(false, m, n, w->data, n, x->data, beta, c->out->data);   /* y[m] = W x */
-    else if (narrow_product(rows, m, n, x->data, w->data, beta, c->out->data))
-        ;
     else if (m == 1)
         gemv(false, rows, n, x->data, n, w->data, beta, c->out->data);   /* y[rows] = x w */
-    else
+    else if (!narrow_product(rows, m, n, x->data, w->data, beta, c->out->data))
         gemm(false, true, rows, m, n, x->data, n, w->data, n, beta, c->out->data, m);
 }
 
