@@ -208,8 +208,9 @@ static void give_input_grads(const FusedProgram *p, const FusedOperand *in, real
                     o->grad[t->j0 + i] += src[r * t->cols + i];
             break;
         case OPERAND_FULL:
-            scatter_add(o->grad, o->ld, t, src);
-            break;
+            if (!in_place(o, p, t))
+                scatter_add(o->grad, o->ld, t, src);
+            break;   /* in place, the VJPs accumulated into o->grad itself */
         }
     }
 }
@@ -275,10 +276,18 @@ void fused_vjp(const FusedProgram *p, const FusedOperand *in, const FusedOperand
             ins->op->ew_fwd(len, (real *)reg[p->nin + k], reg[ins->in[0]], ins->nin > 1 ? reg[ins->in[1]] : NULL,
                             ins->nin > 2 ? reg[ins->in[2]] : NULL, &ins->attr);
         }
-        /* Gradient registers: outputs start from dL/d(output), others from 0. */
+        /* Gradient registers: outputs start from dL/d(output), others from 0.
+         * An input's register is only ever added to, so where its gradient's
+         * rows are contiguous the VJPs add straight into it, and an input
+         * that wants no gradient has none. */
         for (int k = 0; k < nregs; k++) {
             g[k] = gscratch + (int64_t)k * B;
-            memset(g[k], 0, (size_t)len * sizeof(real));
+            if (k < p->nin && !in[k].grad)
+                g[k] = NULL;
+            else if (k < p->nin && in[k].mode == OPERAND_FULL && in_place(&in[k], p, &t))
+                g[k] = in[k].grad + t.row * in[k].ld + t.j0;
+            else
+                memset(g[k], 0, (size_t)len * sizeof(real));
         }
         for (int k = 0; k < p->nout; k++) {
             const FusedOperand *o = &out[k];
