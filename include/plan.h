@@ -65,6 +65,10 @@ typedef struct PlanSpec {
                               backward pass (0: keep everything) */
     const int *wanted;     /* nodes that must be materialized (records, costs) */
     int nwanted;
+    const int *changing;   /* parameters a plastic rule changes during the run:
+                              what reads them alone is not computed once before
+                              the loop, but every step */
+    int nchanging;
     Tensor *const *inputs; /* per model input: [T, B, n] values, or NULL for zeros */
     int ninputs;
     bool own_inputs;       /* instead: allocate T slots for every input (and the

@@ -51,6 +51,10 @@ void plasticity_free(Plasticity *pl);
  * list. Returns how many; *nodes is borrowed. */
 int plasticity_wanted(const Plasticity *pl, const int **nodes);
 
+/* The parameter nodes whose weights the rules change during a run, for the
+ * plan's `changing` list. Returns how many; *nodes is borrowed. */
+int plasticity_changing(const Plasticity *pl, const int **nodes);
+
 /* Sizes and allocates every buffer against the built plan (which must keep the
  * wanted nodes). False after reporting a size over the limit. */
 bool plasticity_bind(Plasticity *pl, Plan *plan, Diags *d, Span at);

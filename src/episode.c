@@ -76,6 +76,7 @@ bool episode_init(Episode *e, Model *m, const Env *env, const EpisodeSpec *spec,
     PlanSpec ps = { .batch = spec->batch, .steps = spec->steps, .store = spec->backward, .wanted = e->wanted,
                     .nwanted = e->nwanted, .own_inputs = true, .dt = spec->dt,
                     .recompute = spec->backward ? spec->recompute : 0 };
+    ps.nchanging = plasticity_changing(pl, &ps.changing);
     e->recompute = ps.recompute > 0 && ps.recompute < spec->steps ? ps.recompute : 0;
     char tag[64];
     snprintf(tag, sizeof tag, "noise#train");

@@ -108,6 +108,9 @@ static bool across_rows(OpKind op)
 static void assign_segments(Plan *p)
 {
     const Graph *g = p->g;
+    bool *changing = xcalloc((size_t)g->n + 1, 1);
+    for (int k = 0; k < p->spec.nchanging; k++)
+        changing[p->spec.changing[k]] = true;
     for (int i = 0; i < g->n; i++) {
         const GNode *n = &g->nodes[i];
         switch (n->kind) {
@@ -128,6 +131,11 @@ static void assign_segments(Plan *p)
             for (int k = 0; k < n->nin; k++)
                 if (p->seg[n->in[k]] > s)
                     s = p->seg[n->in[k]];
+            /* A product of a constant and plastic weights changes with the
+             * weights; one of an input is hoisted, and the rule recomputes it. */
+            for (int k = 0; k < n->nin && s == SEG_PRE; k++)
+                if (changing[n->in[k]])
+                    s = SEG_LOOP;
             /* A hoisted op runs once over every step's rows; one that sums across
              * rows (a loss, a mean) would mix the steps, so it stays in the loop. */
             if (s == SEG_HOIST && across_rows(n->op))
@@ -162,6 +170,7 @@ static void assign_segments(Plan *p)
         if (loop_only && read)
             p->seg[i] = SEG_LOOP;
     }
+    free(changing);
 }
 
 static void form_groups(Plan *p, int *ngroups)

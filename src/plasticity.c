@@ -230,6 +230,8 @@ struct Plasticity {
     int nsyns;
     int *wanted;
     int nwanted;
+    int *changing;             /* the plastic weights' parameter nodes */
+    int nchanging;
     int *step_block;           /* per plan step: the block the fused kernel runs, or -1 */
     real *scratch;
     bool any_pending;
@@ -1293,6 +1295,11 @@ static bool build_syn(Plasticity *pl, const ModelSyn *syn, const Node *item, PSy
     return ok && !c.failed;
 }
 
+static bool uses_tensor(const Graph *g, int node, const Tensor *t)
+{
+    return node >= 0 && g->nodes[node].kind == G_PARAM && g->nodes[node].tensor == t;
+}
+
 Plasticity *plasticity_new(const Model *m, const Env *env, const Graph *g, const PlasticitySpec *spec, Diags *d, Span at, bool *ok)
 {
     *ok = true;
@@ -1336,7 +1343,23 @@ Plasticity *plasticity_new(const Model *m, const Env *env, const Graph *g, const
                 }
         }
     }
+    /* The parameter nodes the rules change. */
+    for (int i = 0; i < g->n; i++)
+        for (int s = 0; s < pl->nsyns; s++) {
+            const PSyn *ps = &pl->syns[s];
+            if (uses_tensor(g, i, ps->block ? ps->block->value : ps->param->value)) {
+                pl->changing = xrealloc(pl->changing, (size_t)(pl->nchanging + 1) * sizeof *pl->changing);
+                pl->changing[pl->nchanging++] = i;
+                break;
+            }
+        }
     return pl;
+}
+
+int plasticity_changing(const Plasticity *pl, const int **nodes)
+{
+    *nodes = pl ? pl->changing : NULL;
+    return pl ? pl->nchanging : 0;
 }
 
 int plasticity_wanted(const Plasticity *pl, const int **nodes)
@@ -1382,6 +1405,7 @@ void plasticity_free(Plasticity *pl)
     }
     free(pl->syns);
     free(pl->wanted);
+    free(pl->changing);
     free(pl->step_block);
     tensor_free_real(pl->scratch);
     free(pl);
@@ -1408,11 +1432,6 @@ static real *alloc_reals(const PSyn *ps, int64_t count, const char *what, Diags 
         *ok = false;
     }
     return p;
-}
-
-static bool uses_tensor(const Graph *g, int node, const Tensor *t)
-{
-    return node >= 0 && g->nodes[node].kind == G_PARAM && g->nodes[node].tensor == t;
 }
 
 /* Finds the products of ps in the plan: hoisted ones to recompute, and the

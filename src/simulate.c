@@ -336,6 +336,7 @@ bool simulate_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
     Plan plan;
     PlanSpec ps = { .batch = B, .steps = T, .wanted = wanted, .nwanted = nwanted, .dt = c.dt,
                     .t0 = c.carry_on ? rt->t_end : 0, .inputs = series, .ninputs = m->ninputs };
+    ps.nchanging = plasticity_changing(pl, &ps.changing);
     char noise_name[64];
     snprintf(noise_name, sizeof noise_name, "noise#%llu", (unsigned long long)m->runs);
     ps.noise = model_stream(m, noise_name);
