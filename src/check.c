@@ -1714,7 +1714,7 @@ static bool check_extern(Checker *c, Node *st)
     return true;
 }
 
-bool check_stmt(Checker *c, Node *st)
+static bool check_one(Checker *c, Node *st)
 {
     int errors = c->diags->errors;
     switch (st->kind) {
@@ -1806,4 +1806,66 @@ bool check_stmt(Checker *c, Node *st)
         return false;
     }
     return c->diags->errors == errors;
+}
+
+static bool is_port(const Decl *d)
+{
+    return d->kind == D_POPULATION || d->kind == D_INPUT || d->kind == D_OUTPUT;
+}
+
+/* Does live declaration d read `old`: a synapse from or onto it, or a cell
+ * population fed from it? */
+static bool reads_decl(const Decl *d, const Decl *old)
+{
+    if (d->kind == D_SYNAPSE)
+        return d->pre == old || d->post == old;
+    if (d->kind == D_POPULATION && d->model && d->model->kind == D_CELL)
+        for (int i = 0; i < d->node->list.n; i++)
+            if (d->node->list.v[i]->name == old->name)
+                return true;
+    return false;
+}
+
+/* A population, input or output declared again (or replaced by another kind
+ * of declaration): what reads it is checked again against the new one, so a
+ * synapse takes the new sizes, and one that no longer fits (its side is now a
+ * let, a one_to_one of unequal sizes) is an error here rather than a broken
+ * model later. Re-checked declarations replace themselves in turn, and what
+ * reads them is checked again too. */
+static bool recheck_readers(Checker *c, const Decl *old, const Node *at, int depth)
+{
+    bool ok = true;
+    void (*notice)(void *, const char *) = c->notice;
+    c->notice = NULL;
+    int before = c->env->n;   /* what the re-checks add reads the new one */
+    for (int i = 0; i < before && ok; i++) {
+        Decl *d = c->env->v[i];
+        if (d->dead || !reads_decl(d, old))
+            continue;
+        int n0 = c->env->n, errors = c->diags->errors;
+        ok = check_one(c, d->node) && c->diags->errors == errors;
+        if (!ok) {
+            int line, col;
+            span_linecol(at->span, &line, &col);
+            diag_note(c->diags, d->node->span, "%s %s reads %s, declared again at line %d", decl_kind_word(d->kind), d->name,
+                      old->name, line);
+        }
+        for (int k = n0; k < c->env->n && ok && depth < 64; k++)
+            if (c->env->v[k]->replaced && is_port(c->env->v[k]->replaced))
+                ok = recheck_readers(c, c->env->v[k]->replaced, at, depth + 1);
+    }
+    c->notice = notice;
+    return ok;
+}
+
+bool check_stmt(Checker *c, Node *st)
+{
+    int n0 = c->env->n;
+    bool ok = check_one(c, st);
+    for (int k = n0; k < c->env->n && ok; k++) {
+        const Decl *d = c->env->v[k];
+        if (d->replaced && is_port(d->replaced))
+            ok = recheck_readers(c, d->replaced, st, 0);
+    }
+    return ok;
 }
