@@ -359,7 +359,8 @@ bool simulate_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
     /* Recordings: [samples, B, n]. */
     int64_t samples = (T + every - 1) / every;
     Recording *recs = xcalloc((size_t)nrec + 1, sizeof *recs);
-    Tensor *times = tensor_new("time", 1, &samples, d, st->span);
+    int64_t stamps = nrec > 0 ? samples : 0;   /* a run that records nothing keeps no clock */
+    Tensor *times = tensor_new("time", 1, &stamps, d, st->span);
     ok = times != NULL;
     for (int k = 0; k < nrec && ok; k++) {
         const GNode *n = &g.nodes[wanted[k]];
@@ -389,7 +390,7 @@ bool simulate_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
                 rule_failed = !plasticity_step(pl, &plan, t);
             else
                 plan_step(&plan, t);
-            if (t % every == 0) {
+            if (nrec > 0 && t % every == 0) {
                 times->data[sample] = (real)(ps.t0 + (double)t * c.dt);
                 for (int k = 0; k < nrec; k++) {
                     int64_t ld, rows;
@@ -425,9 +426,12 @@ bool simulate_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
         plasticity_finish(pl);
         if (rt->stats) {
             double loop_s = now_seconds() - start;
-            fprintf(stderr, "stats: simulate steps=%lld batch=%lld loop_s=%.6g s_per_step=%.6g plan_mb=%.3f loop_allocs=%ld\n",
+            double rec_bytes = (double)times->size * sizeof(real);
+            for (int k = 0; k < nrec; k++)
+                rec_bytes += (double)recs[k].data->size * sizeof(real);
+            fprintf(stderr, "stats: simulate steps=%lld batch=%lld loop_s=%.6g s_per_step=%.6g plan_mb=%.3f rec_mb=%.3f loop_allocs=%ld\n",
                     (long long)(t < T ? t + 1 : T), (long long)B, loop_s, loop_s / (double)(t < T ? t + 1 : T),
-                    (double)plan.bytes / 1e6, simulate_loop_allocations);
+                    (double)plan.bytes / 1e6, rec_bytes / 1e6, simulate_loop_allocations);
         }
         if (showed)
             fprintf(stderr, "\r%80s\r", "");
