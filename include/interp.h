@@ -32,6 +32,7 @@ typedef struct Interp {
     char **importing;         /* the chain of imports being checked, for cycles */
     int nimporting;
     uint64_t seed;
+    bool seed_fixed;          /* --seed: the script's seed statements reset to it */
     bool check_only;          /* --check: parse and check, never run */
     bool interactive;         /* REPL: bare expressions print, entries roll back */
     bool color;               /* diagnostics in colour (stderr is a terminal) */

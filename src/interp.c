@@ -259,9 +259,18 @@ static bool run_stmt(Interp *in, Node *st)
         return run_print(in, st, &one);
     }
     case AST_SEED: {
+        /* --seed wins, as -D wins over a let: the statement still resets the
+         * generator, to the command line's seed. */
         Value v;
         check_eval(&in->checker, st->a, &v);
-        in->seed = in->rt.seed = (uint64_t)v.num;
+        if (in->seed_fixed && (uint64_t)v.num != in->seed) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "--seed %llu replaces seed %llu", (unsigned long long)in->seed, (unsigned long long)v.num);
+            notice(in, msg);
+        }
+        if (!in->seed_fixed)
+            in->seed = (uint64_t)v.num;
+        in->rt.seed = in->seed;
         return true;
     }
     case AST_SIMULATE:

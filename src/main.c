@@ -39,7 +39,7 @@ static void usage(FILE *out)
             "  -D NAME=VALUE     override 'let NAME' (e.g. -D N=256 -D tau=20ms)\n"
             "  -I DIR            look for imported modules in DIR (also $CAJAL_PATH)\n"
             "  --check           parse and check FILE without running it\n"
-            "  --seed N          seed of the random generator (default 1)\n"
+            "  --seed N          seed of the random generator (default 1); overrides the script's seed\n"
             "  --stats           print each run's timing and memory on stderr\n"
             "  --dump-ast FILE   print the syntax tree of FILE\n"
             "  --help            this text\n"
@@ -105,7 +105,6 @@ int main(int argc, char **argv)
     bool check_only = false;
     const char **snippets = xcalloc((size_t)argc + 1, sizeof *snippets);
     int nsnippets = 0;
-    bool seed_given = false;
     int status = 0;
 
     int i = 1;
@@ -179,7 +178,7 @@ int main(int argc, char **argv)
                 return finish(&in, EXIT_USAGE);
             }
             in.seed = s;
-            seed_given = true;
+            in.seed_fixed = true;
         } else {
             fprintf(stderr, "cajal: unknown option '%s'\n", a);
             usage(stderr);
@@ -187,7 +186,6 @@ int main(int argc, char **argv)
             return finish(&in, EXIT_USAGE);
         }
     }
-    (void)seed_given;
     if (check_only && !script) {
         fprintf(stderr, "cajal: --check needs a file: cajal --check model.cajal\n");
         free(snippets);

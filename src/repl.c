@@ -251,6 +251,7 @@ static void reset(Interp *in)
     fresh.color = in->color;
     fresh.interactive = true;
     fresh.seed = in->seed;
+    fresh.seed_fixed = in->seed_fixed;
     for (int i = 0; i < in->paths.n; i++)
         modules_add(&fresh.paths, in->paths.dirs[i]);
     interp_fini(in);

@@ -3,7 +3,8 @@
 # after run (the saved .npz compared byte for byte: weights, per-neuron draws,
 # the initial state, white noise and a sparse pattern all come from the seed);
 # another --seed gives other results; `seed 7` in a script equals --seed 7; and
-# a script's `seed` statement wins over --seed, from where it stands.
+# --seed wins over a script's `seed` statement (as -D wins over a let), with a
+# note saying so.
 . "$(dirname "$0")/../lib.sh"
 
 # run NAME ARGS...: runs cajal in $tmp, which must succeed.
@@ -57,7 +58,9 @@ cmp -s "$tmp/a.out" "$tmp/b.out" || fail "--seed 7 twice: the printed means diff
 cmp -s "$tmp/a.npz" "$tmp/c.npz" && fail "--seed 7 and --seed 8 wrote the same .npz"
 cmp -s "$tmp/a.out" "$tmp/c.out" && fail "--seed 7 and --seed 8 printed the same mean"
 cmp -s "$tmp/a.npz" "$tmp/d.npz" || fail "seed 7 in the script differs from --seed 7"
-cmp -s "$tmp/a.npz" "$tmp/e.npz" || fail "the script's seed 7 did not win over --seed 8"
+cmp -s "$tmp/c.npz" "$tmp/e.npz" || fail "--seed 8 did not win over the script's seed 7"
+grep -q -F "note: --seed 8 replaces seed 7" "$tmp/e.err" || fail "no note that --seed 8 replaces seed 7: $(cat "$tmp/e.err")"
+grep -q -F "replaces seed" "$tmp/a.err" "$tmp/d.err" && fail "a note on a run without a seed statement to replace"
 cmp -s "$tmp/f.npz" "$tmp/g.npz" || fail "no --seed differs from the default --seed 1"
 
 # Each draw changes with the seed: every printed summary line differs.
