@@ -65,6 +65,8 @@ struct Decl {
     int64_t size;              /* D_POPULATION, D_INPUT, D_OUTPUT */
     Decl *model;               /* D_POPULATION: its neuron or cell */
     const Node **args;         /* D_POPULATION: model parameters bound to values */
+    int64_t *state_size;       /* D_POPULATION of a cell: each var's declared size, by the
+                                  cell's var index; 0 where it declares none */
     Decl *pre, *post;          /* D_SYNAPSE */
     Name target;               /* D_SYNAPSE: the post variable it feeds (in by default) */
     int64_t rank;              /* D_SYNAPSE: low-rank k, 0 when dense */

@@ -973,7 +973,7 @@ static bool check_population(Checker *c, Node *st)
     }
     const ModelInfo *info = model_info(model);
     const Node **bound = arena_alloc(c->arena, (size_t)(info->nparams + 1) * sizeof *bound);
-    int64_t size = 0;
+    int64_t size = 0, *state_size = NULL;
     bool ok = true;
     if (model->kind == D_NEURON) {
         /* Rate(800, tau = 5ms): the size first, then the neuron's parameters. */
@@ -1039,13 +1039,16 @@ static bool check_population(Checker *c, Node *st)
                 d->value = pv;
             }
         }
+        state_size = arena_alloc(c->arena, (size_t)(info->nvars + 1) * sizeof *state_size);
         for (int i = 0; ok && i < info->nvars; i++) {
             int64_t n = 0;
+            state_size[i] = 0;
             if (!info->vars[i].size)
                 continue;
             if (!cell_size(c, model, bound, &info->vars[i], st, &n))
                 ok = false;
-            else if (info->vars[i].name == info->out)
+            state_size[i] = n;
+            if (info->vars[i].name == info->out)
                 size = n;
         }
         env_rollback(c->env, m);
@@ -1144,6 +1147,7 @@ static bool check_population(Checker *c, Node *st)
     d->size = size;
     d->model = model;
     d->args = bound;
+    d->state_size = state_size;
     return true;
 }
 
