@@ -426,6 +426,23 @@ static int64_t var_size(const ModelPop *p, Name var)
     return p->n;
 }
 
+/* The name of a cell parameter "L.v.W_in": base "L.v" and label "W_in", or,
+ * where an earlier call site or argument of the same variable took that name
+ * (gate d = sigmoid(affine(in, h)) * sigmoid(affine(in, h))), the label with
+ * the first free suffix _2, _3, ... (docs/cells.md), so that every weight and
+ * bias has its own name in print, save and load. Caller owns the result. */
+static char *site_param_name(const Model *m, const char *base, const char *label)
+{
+    char *name = fmt_name(base, label);
+    for (int k = 2; model_find_param(m, name) >= 0; k++) {
+        char numbered[80];
+        snprintf(numbered, sizeof numbered, "%s_%d", label, k);
+        free(name);
+        name = fmt_name(base, numbered);
+    }
+    return name;
+}
+
 /* The affine call sites of a cell body, with PyTorch's default initialisation
  * U(-1/sqrt(n), 1/sqrt(n)) for n the cell's size (nn.LSTM's hidden size). */
 static bool build_cell_sites(Model *m, ModelPop *p, const Env *env, Diags *d)
@@ -486,7 +503,7 @@ static bool build_cell_sites(Model *m, ModelPop *p, const Env *env, Diags *d)
                 site->arg_name[a] = arg->kind == AST_NAME ? arg->name : NULL;
                 char base[128];
                 snprintf(base, sizeof base, "%s.%s", p->name, var);
-                int id = add_param(m, fmt_name(base, label), call->span);
+                int id = add_param(m, site_param_name(m, base, label), call->span);
                 ModelParam *mp = &m->params[id];
                 mp->learn = true;
                 int64_t cols = arg->kind == AST_NAME && arg->name == intern_cstr("in") ? p->n_in
@@ -504,7 +521,7 @@ static bool build_cell_sites(Model *m, ModelPop *p, const Env *env, Diags *d)
                 snprintf(bname, sizeof bname, "b");
             else
                 snprintf(bname, sizeof bname, "b_%s", site->arg_name[0] ? site->arg_name[0] : "1");
-            int id = add_param(m, fmt_name(base, bname), call->span);
+            int id = add_param(m, site_param_name(m, base, bname), call->span);
             ModelParam *mp = &m->params[id];
             mp->learn = true;
             mp->value = tensor_new(mp->name, 1, &rows, d, call->span);
