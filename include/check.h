@@ -98,7 +98,7 @@ typedef struct Checker Checker;
  * checks its statements. Returns false after reporting. */
 typedef bool (*ImportFn)(void *self, Checker *c, const Node *stmt);
 
-enum { CHECK_FAILED_KEPT = 8 };
+enum { CHECK_FAILED_KEPT = 32 };
 
 struct Checker {
     Env *env;
@@ -110,12 +110,13 @@ struct Checker {
     void *import_self;
     void (*notice)(void *self, const char *msg);   /* "population 'E' replaces ..." */
     void *notice_self;
-    /* The last neuron and cell declarations that had errors, so a population
-     * of one is told so rather than "unknown neuron model". Held by value: a
-     * failed statement's arena memory is rolled back (REPL, modules). */
+    /* The last named declarations (neurons, cells, rules, populations,
+     * synapses) that had errors, so a use of one is told so rather than
+     * "unknown name". Held by value: a failed statement's arena memory is
+     * rolled back (REPL, modules). */
     struct FailedDecl {
         Name name;
-        bool cell;
+        DeclKind kind;
         int line;
         char file[128];
     } failed[CHECK_FAILED_KEPT];
