@@ -1814,8 +1814,11 @@ bool check_stmt(Checker *c, Node *st)
                 return true;
             if (near)
                 diag_error(c->diags, st->name_span, "unknown weight mapping '%s'; did you mean '%s'?", st->name, near);
-            else
-                diag_error(c->diags, st->name_span, "unknown weight mapping '%s': load ... as takes torch_lstm or torch_gru", st->name);
+            else {
+                char names[128];
+                torch_map_names(names, sizeof names);
+                diag_error(c->diags, st->name_span, "unknown weight mapping '%s': load ... as takes %s", st->name, names);
+            }
             return false;
         }
         if (st->a) {
