@@ -65,6 +65,8 @@ struct Decl {
     int64_t size;              /* D_POPULATION, D_INPUT, D_OUTPUT */
     Decl *model;               /* D_POPULATION: its neuron or cell */
     const Node **args;         /* D_POPULATION: model parameters bound to values */
+    int64_t *state_size;       /* D_POPULATION of a cell: each var's declared size, by the
+                                  cell's var index; 0 where it declares none */
     Decl *pre, *post;          /* D_SYNAPSE */
     Name target;               /* D_SYNAPSE: the post variable it feeds (in by default) */
     int64_t rank;              /* D_SYNAPSE: low-rank k, 0 when dense */
@@ -96,7 +98,7 @@ typedef struct Checker Checker;
  * checks its statements. Returns false after reporting. */
 typedef bool (*ImportFn)(void *self, Checker *c, const Node *stmt);
 
-enum { CHECK_FAILED_KEPT = 8 };
+enum { CHECK_FAILED_KEPT = 32 };
 
 struct Checker {
     Env *env;
@@ -108,12 +110,13 @@ struct Checker {
     void *import_self;
     void (*notice)(void *self, const char *msg);   /* "population 'E' replaces ..." */
     void *notice_self;
-    /* The last neuron and cell declarations that had errors, so a population
-     * of one is told so rather than "unknown neuron model". Held by value: a
-     * failed statement's arena memory is rolled back (REPL, modules). */
+    /* The last named declarations (neurons, cells, rules, populations,
+     * synapses) that had errors, so a use of one is told so rather than
+     * "unknown name". Held by value: a failed statement's arena memory is
+     * rolled back (REPL, modules). */
     struct FailedDecl {
         Name name;
-        bool cell;
+        DeclKind kind;
         int line;
         char file[128];
     } failed[CHECK_FAILED_KEPT];

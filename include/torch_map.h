@@ -23,12 +23,15 @@
 #include "diag.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef struct Model Model;   /* model.h; the checker asks torch_map_known only */
 
 /* True when `mapping` names a weight mapping ("torch_lstm", "torch_gru"). If
  * not and near is given, *near is the closest name or NULL (for "did you mean"). */
 bool torch_map_known(const char *mapping, const char **near);
+/* Writes the mappings' names into buf, as "torch_rnn, torch_lstm or torch_gru". */
+void torch_map_names(char *buf, size_t n);
 
 /* Fills the parameters of the model's matching cell populations from the .npz
  * file at path. Every shape is checked before anything is written: on failure

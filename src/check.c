@@ -120,6 +120,52 @@ const char *check_closest(const Checker *c, Name name, unsigned kinds)
     return near;
 }
 
+static void remember_failed(Checker *c, const Node *st)
+{
+    static const DeclKind kinds[AST_KIND_COUNT] = {
+        [AST_NEURON] = D_NEURON, [AST_CELL] = D_CELL, [AST_PLASTICITY] = D_PLASTICITY,
+        [AST_POPULATION] = D_POPULATION, [AST_SYNAPSE] = D_SYNAPSE,
+    };
+    if (!st->name || !kinds[st->kind])
+        return;
+    struct FailedDecl *f = &c->failed[c->nfailed++ % CHECK_FAILED_KEPT];
+    int col;
+    f->name = st->name;
+    f->kind = kinds[st->kind];
+    span_linecol(st->span, &f->line, &col);
+    snprintf(f->file, sizeof f->file, "%s", st->span.file ? st->span.file->name : "");
+}
+
+/* The kept record of a failed declaration of name, or NULL. */
+static const struct FailedDecl *failed_decl(const Checker *c, Name name)
+{
+    int kept = c->nfailed < CHECK_FAILED_KEPT ? c->nfailed : CHECK_FAILED_KEPT;
+    for (int k = 1; k <= kept; k++) {
+        const struct FailedDecl *f = &c->failed[(c->nfailed - k) % CHECK_FAILED_KEPT];
+        if (f->name == name)
+            return f;
+    }
+    return NULL;
+}
+
+/* A use of `name` at `at`, where nothing of that name is declared: if its
+ * declaration (of one of `kinds`, a bit set of 1 << DeclKind) had errors, says
+ * so, so that one mistake is not reported again as an unknown name. Returns
+ * whether it reported. */
+static bool report_failed_use(Checker *c, Span at, Name name, unsigned kinds)
+{
+    const struct FailedDecl *failed = failed_decl(c, name);
+    if (!failed || !(kinds & (1u << failed->kind)))
+        return false;
+    const char *kind = failed->kind == D_NEURON ? "neuron model" : decl_kind_word(failed->kind);
+    const SourceFile *here = at.file;
+    if (failed->file[0] && (!here || strcmp(here->name, failed->file) != 0))
+        diag_error(c->diags, at, "%s '%s' cannot be used: its declaration (%s:%d) has errors", kind, name, failed->file, failed->line);
+    else
+        diag_error(c->diags, at, "%s '%s' cannot be used: its declaration (line %d) has errors", kind, name, failed->line);
+    return true;
+}
+
 /* ---- constants ----------------------------------------------------------- */
 
 static int lookup_let(void *self, Name name, const Node *at, Value *out, Diags *d)
@@ -287,6 +333,8 @@ static bool check_member(Checker *c, const Node *e, ExprPlace place, ExprType *t
         return false;
     }
     Decl *d = env_lookup(c->env, e->a->name);
+    if (!d && report_failed_use(c, e->a->span, e->a->name, 1u << D_POPULATION | 1u << D_SYNAPSE))
+        return false;
     if (!d) {
         const char *near = check_closest(c, e->a->name, 1u << D_POPULATION | 1u << D_SYNAPSE);
         if (near)
@@ -423,6 +471,8 @@ static bool check_expr(Checker *c, const Node *e, ExprPlace place, ExprType *t)
             t->rank = 1;
             return true;
         }
+        if (!d && !builtin_lookup(e->name) && report_failed_use(c, e->span, e->name, 1u << D_POPULATION | 1u << D_SYNAPSE))
+            return false;
         if (!d && !builtin_lookup(e->name)) {
             /* the names this place adds come first among the guesses */
             const char *special[] = { "target", "mask" };
@@ -772,30 +822,6 @@ static bool check_let(Checker *c, Node *st)
     return ok;
 }
 
-static void remember_failed(Checker *c, const Node *st)
-{
-    if (st->kind == AST_PLASTICITY)
-        return;
-    struct FailedDecl *f = &c->failed[c->nfailed++ % CHECK_FAILED_KEPT];
-    int col;
-    f->name = st->name;
-    f->cell = st->kind == AST_CELL;
-    span_linecol(st->span, &f->line, &col);
-    snprintf(f->file, sizeof f->file, "%s", st->span.file ? st->span.file->name : "");
-}
-
-/* The kept record of a failed declaration of name, or NULL. */
-static const struct FailedDecl *failed_decl(const Checker *c, Name name)
-{
-    int kept = c->nfailed < CHECK_FAILED_KEPT ? c->nfailed : CHECK_FAILED_KEPT;
-    for (int k = 1; k <= kept; k++) {
-        const struct FailedDecl *f = &c->failed[(c->nfailed - k) % CHECK_FAILED_KEPT];
-        if (f->name == name)
-            return f;
-    }
-    return NULL;
-}
-
 static bool check_model_decl(Checker *c, Node *st)
 {
     ModelInfo *info = check_model_body(c, st);
@@ -949,18 +975,8 @@ static bool check_population(Checker *c, Node *st)
         return false;
     }
     Decl *model = env_lookup(c->env, call->a->name);
-    const struct FailedDecl *failed = model ? NULL : failed_decl(c, call->a->name);
-    if (failed) {
-        const char *kind = failed->cell ? "cell" : "neuron model";
-        const SourceFile *here = call->a->span.file;
-        if (failed->file[0] && (!here || strcmp(here->name, failed->file) != 0))
-            diag_error(c->diags, call->a->span, "%s '%s' cannot be used: its declaration (%s:%d) has errors", kind,
-                       call->a->name, failed->file, failed->line);
-        else
-            diag_error(c->diags, call->a->span, "%s '%s' cannot be used: its declaration (line %d) has errors", kind,
-                       call->a->name, failed->line);
+    if (!model && report_failed_use(c, call->a->span, call->a->name, 1u << D_NEURON | 1u << D_CELL))
         return false;
-    }
     if (!model || (model->kind != D_NEURON && model->kind != D_CELL)) {
         const char *near = check_closest(c, call->a->name, 1u << D_NEURON | 1u << D_CELL);
         if (model)
@@ -973,7 +989,7 @@ static bool check_population(Checker *c, Node *st)
     }
     const ModelInfo *info = model_info(model);
     const Node **bound = arena_alloc(c->arena, (size_t)(info->nparams + 1) * sizeof *bound);
-    int64_t size = 0;
+    int64_t size = 0, *state_size = NULL;
     bool ok = true;
     if (model->kind == D_NEURON) {
         /* Rate(800, tau = 5ms): the size first, then the neuron's parameters. */
@@ -1039,13 +1055,16 @@ static bool check_population(Checker *c, Node *st)
                 d->value = pv;
             }
         }
+        state_size = arena_alloc(c->arena, (size_t)(info->nvars + 1) * sizeof *state_size);
         for (int i = 0; ok && i < info->nvars; i++) {
             int64_t n = 0;
+            state_size[i] = 0;
             if (!info->vars[i].size)
                 continue;
             if (!cell_size(c, model, bound, &info->vars[i], st, &n))
                 ok = false;
-            else if (info->vars[i].name == info->out)
+            state_size[i] = n;
+            if (info->vars[i].name == info->out)
                 size = n;
         }
         env_rollback(c->env, m);
@@ -1144,6 +1163,7 @@ static bool check_population(Checker *c, Node *st)
     d->size = size;
     d->model = model;
     d->args = bound;
+    d->state_size = state_size;
     return true;
 }
 
@@ -1182,6 +1202,8 @@ static Decl *synapse_end(Checker *c, const Node *e, bool post, Name *target)
     *target = NULL;
     Decl *d = env_lookup(c->env, name->name);
     unsigned ok_kinds = post ? (1u << D_POPULATION | 1u << D_OUTPUT) : (1u << D_POPULATION | 1u << D_INPUT);
+    if (!d && report_failed_use(c, name->span, name->name, 1u << D_POPULATION))
+        return NULL;
     if (!d || !(ok_kinds & (1u << d->kind))) {
         const char *near = check_closest(c, name->name, ok_kinds);
         if (d && d->kind == D_INPUT && post)
@@ -1250,6 +1272,8 @@ static bool check_plastic(Checker *c, const Node *item, const Decl *pre, const D
         return false;
     }
     Decl *rule = env_lookup(c->env, callee->name);
+    if (!rule && report_failed_use(c, callee->span, callee->name, 1u << D_PLASTICITY))
+        return false;
     if (!rule || rule->kind != D_PLASTICITY) {
         const char *near = check_closest(c, callee->name, 1u << D_PLASTICITY);
         if (rule)
@@ -1743,12 +1767,18 @@ static bool check_one(Checker *c, Node *st)
     case AST_PLASTICITY:
         return check_model_decl(c, st);
     case AST_POPULATION:
-        return check_population(c, st);
+        if (check_population(c, st))
+            return true;
+        remember_failed(c, st);
+        return false;
     case AST_INPUT:
     case AST_OUTPUT:
         return check_port(c, st);
     case AST_SYNAPSE:
-        return check_synapse(c, st);
+        if (check_synapse(c, st))
+            return true;
+        remember_failed(c, st);
+        return false;
     case AST_COST:
         return check_cost(c, st);
     case AST_TASK:
@@ -1784,8 +1814,11 @@ static bool check_one(Checker *c, Node *st)
                 return true;
             if (near)
                 diag_error(c->diags, st->name_span, "unknown weight mapping '%s'; did you mean '%s'?", st->name, near);
-            else
-                diag_error(c->diags, st->name_span, "unknown weight mapping '%s': load ... as takes torch_lstm or torch_gru", st->name);
+            else {
+                char names[128];
+                torch_map_names(names, sizeof names);
+                diag_error(c->diags, st->name_span, "unknown weight mapping '%s': load ... as takes %s", st->name, names);
+            }
             return false;
         }
         if (st->a) {

@@ -1036,9 +1036,11 @@ ModelInfo *check_model_body(Checker *c, Node *decl)
     bool placed = check_placement(&b);
     collect(&b);
 
+    bool wrote_out = false;   /* an `out` naming no variable is reported at itself only */
     for (int i = 0; i < decl->body.n; i++) {
         const Node *st = decl->body.v[i];
         if (st->kind == AST_OUT) {
+            wrote_out = true;
             Sym *s = find_sym(&b, st->name);
             if (!s || s->kind != S_VAR)
                 diag_error(c->diags, st->name_span, "'out %s': %s has no variable '%s'", st->name, decl->name, st->name);
@@ -1069,7 +1071,7 @@ ModelInfo *check_model_body(Checker *c, Node *decl)
     }
     if (info->continuous && info->discrete && placed)   /* a cell's dc/dt is reported as misplaced */
         diag_error(c->diags, decl->name_span, "%s mixes continuous time (dx/dt) and discrete time (x'); use one", decl->name);
-    if (b.kind == D_CELL && !info->out)
+    if (b.kind == D_CELL && !info->out && !wrote_out)
         diag_error(c->diags, decl->name_span, "cell %s needs 'out h' to say which state the next layer reads", decl->name);
 
     if (c->diags->errors == errors) {

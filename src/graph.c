@@ -96,6 +96,11 @@ int graph_op(Graph *g, OpKind op, const OpAttr *attr, int nin, const int *in, Di
      * batch axis so the broadcasting rule sees it. */
     const Op *o = ops_get(op);
     if (batched && o->ew_fwd) {
+        /* Sizes that disagree without the batch are reported as the user wrote
+         * them ([4] and [3]), not with the stand-in batch below ([2, 4]). */
+        Shape out;
+        if (o->shape == ops_elementwise_shape && !ops_shape(o, nin, shapes, attr, &out, d, at))
+            return -1;
         for (int i = 0; i < nin; i++) {
             const GNode *x = &g->nodes[in[i]];
             if (x->batched) {

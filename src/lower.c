@@ -803,6 +803,22 @@ static bool integrate(Lower *L, Target *targets, int ntargets)
         /* x' = 0.5 is the same for every trial and neuron: give it the state's shape. */
         if (next[i] >= 0 && (!g->nodes[next[i]].batched || g->nodes[next[i]].shape.rank != 1))
             next[i] = op2(L, OP_ADD, next[i], scale(L, x, 0, L->at), L->at);
+        /* A cell's states may differ in size (state h[n], c[m]): h' = tanh(c') must
+         * not write m values into h's n. */
+        const GNode *nx = next[i] >= 0 ? &g->nodes[next[i]] : NULL;
+        if (nx && (nx->shape.rank != 1 || nx->shape.dim[0] != g->nodes[x].shape.dim[0])) {
+            const ModelPop *p = &L->m->pops[targets[i].pop];
+            const VarInfo *v = &p->info->vars[targets[i].var];
+            char got[96];
+            if (nx->shape.rank == 1)
+                snprintf(got, sizeof got, "size %lld", (long long)nx->shape.dim[0]);
+            else
+                tensor_shape_fmt(&nx->shape, got, sizeof got);
+            diag_error(L->d, v->eq ? v->eq->b->span : L->at, "state '%s' of %s has size %lld, but this gives it %s", v->name, p->name,
+                       (long long)g->nodes[x].shape.dim[0], got);
+            L->failed = true;
+            next[i] = -1;
+        }
         g->states[targets[i].state].next = next[i];
         ok = !L->failed && next[i] >= 0;
     }

@@ -413,6 +413,36 @@ static bool stack_synapses(Model *m, Diags *d)
     return ok;
 }
 
+/* The size of variable `var` of population p: a cell's state declared with a
+ * size (`state c[m]`) has that size, found by name in the cell the population
+ * was checked with; everything else has the population's size. */
+static int64_t var_size(const ModelPop *p, Name var)
+{
+    const ModelInfo *checked = p->decl->model->info;
+    if (p->decl->state_size && checked)
+        for (int k = 0; k < checked->nvars; k++)
+            if (checked->vars[k].name == var && p->decl->state_size[k] > 0)
+                return p->decl->state_size[k];
+    return p->n;
+}
+
+/* The name of a cell parameter "L.v.W_in": base "L.v" and label "W_in", or,
+ * where an earlier call site or argument of the same variable took that name
+ * (gate d = sigmoid(affine(in, h)) * sigmoid(affine(in, h))), the label with
+ * the first free suffix _2, _3, ... (docs/cells.md), so that every weight and
+ * bias has its own name in print, save and load. Caller owns the result. */
+static char *site_param_name(const Model *m, const char *base, const char *label)
+{
+    char *name = fmt_name(base, label);
+    for (int k = 2; model_find_param(m, name) >= 0; k++) {
+        char numbered[80];
+        snprintf(numbered, sizeof numbered, "%s_%d", label, k);
+        free(name);
+        name = fmt_name(base, numbered);
+    }
+    return name;
+}
+
 /* The affine call sites of a cell body, with PyTorch's default initialisation
  * U(-1/sqrt(n), 1/sqrt(n)) for n the cell's size (nn.LSTM's hidden size). */
 static bool build_cell_sites(Model *m, ModelPop *p, const Env *env, Diags *d)
@@ -434,6 +464,9 @@ static bool build_cell_sites(Model *m, ModelPop *p, const Env *env, Diags *d)
         }
         if (!var)
             continue;
+        /* affine's output has the size of the variable it defines (c' = ... of
+         * `state c[m]` has m rows); a gate or alias has the cell's size. */
+        int64_t rows = var_size(p, var);
         /* Walk the expression for affine(...) calls, in order. */
         const Node *stack[256];
         int top = 0, calls_here = 0;
@@ -470,26 +503,16 @@ static bool build_cell_sites(Model *m, ModelPop *p, const Env *env, Diags *d)
                 site->arg_name[a] = arg->kind == AST_NAME ? arg->name : NULL;
                 char base[128];
                 snprintf(base, sizeof base, "%s.%s", p->name, var);
-                int id = add_param(m, fmt_name(base, label), call->span);
+                int id = add_param(m, site_param_name(m, base, label), call->span);
                 ModelParam *mp = &m->params[id];
                 mp->learn = true;
-                int64_t cols = arg->kind == AST_NAME && arg->name == intern_cstr("in") ? p->n_in : p->n;
-                if (arg->kind == AST_NAME && arg->name != intern_cstr("in")) {
-                    int v = -1;
-                    for (int k = 0; k < p->info->nvars; k++)
-                        if (p->info->vars[k].name == arg->name)
-                            v = k;
-                    if (v >= 0 && p->info->vars[v].size) {
-                        Value sv;
-                        (void)sv;
-                        cols = p->n;
-                    }
-                }
-                mp->value = tensor_new2(mp->name, p->n, cols, d, call->span);
+                int64_t cols = arg->kind == AST_NAME && arg->name == intern_cstr("in") ? p->n_in
+                             : arg->kind == AST_NAME ? var_size(p, arg->name) : p->n;
+                mp->value = tensor_new2(mp->name, rows, cols, d, call->span);
                 if (!mp->value)
                     return false;
                 Rng r = model_stream(m, mp->name);
-                rng_fill_uniform(&r, mp->value->data, p->n * cols, -bound, bound);
+                rng_fill_uniform(&r, mp->value->data, rows * cols, -bound, bound);
                 site->weight[a] = id;
             }
             char base[128], bname[64];
@@ -498,14 +521,14 @@ static bool build_cell_sites(Model *m, ModelPop *p, const Env *env, Diags *d)
                 snprintf(bname, sizeof bname, "b");
             else
                 snprintf(bname, sizeof bname, "b_%s", site->arg_name[0] ? site->arg_name[0] : "1");
-            int id = add_param(m, fmt_name(base, bname), call->span);
+            int id = add_param(m, site_param_name(m, base, bname), call->span);
             ModelParam *mp = &m->params[id];
             mp->learn = true;
-            mp->value = tensor_new(mp->name, 1, &p->n, d, call->span);
+            mp->value = tensor_new(mp->name, 1, &rows, d, call->span);
             if (!mp->value)
                 return false;
             Rng r = model_stream(m, mp->name);
-            rng_fill_uniform(&r, mp->value->data, p->n, -bound, bound);
+            rng_fill_uniform(&r, mp->value->data, rows, -bound, bound);
             site->bias = id;
         }
     }
@@ -672,7 +695,7 @@ Model *model_build(const Env *env, const Model *old, uint64_t seed, Diags *d, Sp
                 continue;
             m->states = xrealloc(m->states, (size_t)(m->nstates + 1) * sizeof *m->states);
             ModelState *s = &m->states[m->nstates];
-            *s = (ModelState){ fmt_name(p->name, v->name), i, k, p->n, NULL, NULL };
+            *s = (ModelState){ fmt_name(p->name, v->name), i, k, var_size(p, v->name), NULL, NULL };
             for (int j = 0; j < p->decl->node->body.n; j++) {
                 const Node *item = p->decl->node->body.v[j];
                 if (item->kind == AST_INIT && item->a->a->name == v->name)

@@ -1060,6 +1060,17 @@ static bool read_rule(Comp *c)
                     ok = false;
                     break;
                 }
+                if (lo > hi) {
+                    /* the clamp would put every weight at lo, outside [lo, hi] */
+                    char msg[160];
+                    snprintf(msg, sizeof msg, "clip needs lo <= hi, here %.15g > %.15g", lo, hi);
+                    bool first = !c->failed;
+                    fail_at(c, e->span, msg);
+                    if (first && (e->list.v[1]->kind != AST_NUMBER || e->list.v[2]->kind != AST_NUMBER))
+                        diag_note(c->d, ps->at, "synapse %s gives %s its bounds here", ps->syn->name, ps->rule->name);
+                    ok = false;
+                    break;
+                }
                 k = (Constraint){ CON_CLIP, (real)lo, (real)hi };
             } else {
                 const Node *norm = st->b ? e : e->kind == AST_BINARY && e->op == AOP_LE ? e->a : NULL;

@@ -153,8 +153,11 @@ static bool bind_args(Checker *c, const Node *st, SampleArgs *a)
         if (!plain_number(c, arg[P_LENGTH], "length", &n))
             return false;
         if (!(n >= 1) || n != floor(n) || n > MAX_LENGTH) {
-            diag_error(d, arg[P_LENGTH]->span, "length is how many characters to generate, a whole number from 1 to %g, not %g",
-                       MAX_LENGTH, n);
+            /* %g would print 10000001 as 1e+07, the bound itself */
+            char got[64];
+            snprintf(got, sizeof got, n == floor(n) && fabs(n) < 1e15 ? "%.0f" : "%.15g", n);
+            diag_error(d, arg[P_LENGTH]->span, "length is how many characters to generate, a whole number from 1 to %.0f, not %s",
+                       MAX_LENGTH, got);
             return false;
         }
         a->length = (int64_t)n;

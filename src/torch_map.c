@@ -58,6 +58,14 @@ static const Mapping mappings[] = {
       "gates r and z written affine(in, h) and a candidate written affine(in) + r * affine(h) (as in stdlib/gru.cajal)" },
 };
 
+void torch_map_names(char *buf, size_t n)
+{
+    size_t count = sizeof mappings / sizeof *mappings, len = 0;
+    buf[0] = '\0';
+    for (size_t k = 0; k < count && len < n; k++)
+        len += (size_t)snprintf(buf + len, n - len, "%s%s", k == 0 ? "" : k + 1 == count ? " or " : ", ", mappings[k].name);
+}
+
 /* The parameters gate g of one layer fills from each PyTorch tensor. */
 typedef struct Gate {
     int w_ih, w_hh;          /* W_in [H, n_in] and W_h [H, H] */

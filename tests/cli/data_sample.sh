@@ -67,9 +67,11 @@ check_error 'sample t(prompt = "a", temperature = 0)' \
 check_error 'sample t(prompt = "a", temperature = -1)' \
     "10:38: error: temperature must be greater than 0 (1 samples the model's own distribution), not -1"
 check_error 'sample t(prompt = "a", length = 0)' \
-    "10:33: error: length is how many characters to generate, a whole number from 1 to 1e+07, not 0"
+    "10:33: error: length is how many characters to generate, a whole number from 1 to 10000000, not 0"
 check_error 'sample t(prompt = "a", length = 2.5)' \
-    "10:33: error: length is how many characters to generate, a whole number from 1 to 1e+07, not 2.5"
+    "10:33: error: length is how many characters to generate, a whole number from 1 to 10000000, not 2.5"
+check_error 'sample t(prompt = "a", length = 10000001)' \
+    "10:33: error: length is how many characters to generate, a whole number from 1 to 10000000, not 10000001"
 check_error 'sample t(prompt = "a", length = 3ms)' \
     "10:33: error: length is a number without unit, not a time (ms)"
 check_error 'sample t(prompt = "a", temprature = 1)' \
