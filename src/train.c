@@ -461,53 +461,119 @@ static bool write_checkpoint(const char *path, Model *m, const Optimizer *opt, i
     return npz_writer_commit(w, d, at);
 }
 
-/* Reads everything first; changes nothing unless all of it fits. */
-static bool read_checkpoint(const char *path, Model *m, Optimizer *opt, int64_t *step, uint64_t *run, DataSet *ds, Rng *data_rng,
-                            LossCurve *curve, Diags *d, Span at)
+/* A number of the checkpoint that must be whole and in [lo, hi]. */
+static bool whole_in(double v, double lo, double hi)
+{
+    return isfinite(v) && v == floor(v) && v >= lo && v <= hi;
+}
+
+/* One number stored under key, checked whole and in [lo, hi]; false with an
+ * error naming the key, the value and `what` it should be. */
+static bool read_whole(NpzReader *r, const char *path, const char *key, double lo, double hi, const char *what, double *out,
+                       Diags *d, Span at)
+{
+    Tensor *t = npz_reader_read(r, key, d, at);
+    if (!t)
+        return false;
+    bool ok = t->size == 1 && whole_in((double)t->data[0], lo, hi);
+    if (t->size != 1)
+        diag_error(d, at, "%s in '%s' has %lld values, expected one", key, path, (long long)t->size);
+    else if (!ok)
+        diag_error(d, at, "%s in '%s' is %g, not %s: the checkpoint is damaged", key, path, (double)t->data[0], what);
+    else
+        *out = (double)t->data[0];
+    tensor_free(t);
+    return ok;
+}
+
+/* The curve up to the checkpoint, when it was kept: read whole into `into` (cap
+ * entries a term), so a damaged array stops the resume before anything changes. */
+static bool read_curve(NpzReader *r, LossCurve *into, Diags *d, Span at)
+{
+    into->n = 0;
+    if (!npz_reader_find(r, "loss.step"))
+        return true;
+    Tensor *steps_t = npz_reader_read(r, "loss.step", d, at);
+    if (!steps_t)
+        return false;
+    bool ok = true;
+    if (steps_t->size <= into->cap) {
+        for (int64_t i = 0; i < steps_t->size; i++)
+            into->step[i] = steps_t->data[i];
+        into->n = steps_t->size;
+    }
+    for (int k = 0; ok && k < into->nterms; k++) {
+        char key[256];
+        snprintf(key, sizeof key, "loss.%s", into->names[k]);
+        Tensor *v = NULL;
+        if (npz_reader_find(r, key) && !(v = npz_reader_read(r, key, d, at)))
+            ok = false;
+        for (int64_t i = 0; i < into->n; i++)
+            into->value[k * into->cap + i] = v && i < v->size ? v->data[i] : NAN;
+        tensor_free(v);
+    }
+    tensor_free(steps_t);
+    if (!ok)
+        into->n = 0;
+    return ok;
+}
+
+/* Reads and checks everything first (train.step a whole number in [0, steps),
+ * every array's CRC, the parameters' shapes, the optimizer's state); changes
+ * the parameters, the optimizer, the data set's place and `curve` only when all
+ * of it fits. On failure returns false with an error at `at`. */
+static bool read_checkpoint(const char *path, Model *m, Optimizer *opt, int64_t steps, int64_t *step, uint64_t *run, DataSet *ds,
+                            Rng *data_rng, LossCurve *curve, Diags *d, Span at)
 {
     NpzReader *r = npz_reader_new(path, d, at);
     if (!r)
         return false;
-    const NpzEntry *e = npz_reader_find(r, "train.step");
-    if (!e) {
+    if (!npz_reader_find(r, "train.step")) {
         diag_error(d, at, "'%s' is not a training checkpoint (it has no train.step)", path);
         npz_reader_free(r);
         return false;
     }
-    Tensor *kind = npz_reader_find(r, "train.optimizer") ? npz_reader_read(r, "train.optimizer", d, at) : NULL;
-    if (kind && (int)kind->data[0] != optimizer_id(opt)) {
-        const Builtin *b = builtin_at((int)kind->data[0]);
+    double start = 0, kind = optimizer_id(opt), run_id = 0;
+    bool ok = read_whole(r, path, "train.step", 0, 9007199254740992.0, "a whole number of steps", &start, d, at);
+    if (ok && start >= (double)steps) {
+        diag_error(d, at, "'%s' is already at step %.0f of the %lld this statement asks for", path, start, (long long)steps);
+        ok = false;
+    }
+    ok = ok && (!npz_reader_find(r, "train.optimizer") || read_whole(r, path, "train.optimizer", 0, 1e9, "an optimizer's number", &kind, d, at));
+    if (ok && (int)kind != optimizer_id(opt)) {
+        const Builtin *b = builtin_at((int)kind);
         diag_error(d, at, "'%s' was written by %s, but this run trains with %s; its optimizer state does not carry over", path,
                    b ? b->name : "another optimizer", optim_kind(opt));
-        tensor_free(kind);
-        npz_reader_free(r);
-        return false;
+        ok = false;
     }
-    tensor_free(kind);
-    Tensor *run_t = npz_reader_find(r, "train.run") ? npz_reader_read(r, "train.run", d, at) : NULL;
-    uint64_t run_id = run_t ? (uint64_t)run_t->data[0] : 0;
-    tensor_free(run_t);
+    ok = ok && (!npz_reader_find(r, "train.run") || read_whole(r, path, "train.run", 0, 9007199254740992.0, "a whole number", &run_id,
+                                                                           d, at));
     DataCursor cursor = { 0 };
     Rng next_rng = { { 0 } };
-    if (ds) {
+    if (ok && ds) {
         Tensor *dc = npz_reader_find(r, "train.data") ? npz_reader_read(r, "train.data", d, at) : NULL;
         if (!dc || dc->size != 2 + 2 * RNG_PIECES) {
-            if (!dc)
+            if (!npz_reader_find(r, "train.data"))
                 diag_error(d, at, "'%s' does not hold a data set's place (train.data): it was not written by training on data", path);
-            else
+            else if (dc)
                 diag_error(d, at, "train.data in '%s' has %lld values, expected %d", path, (long long)dc->size, 2 + 2 * RNG_PIECES);
-            tensor_free(dc);
-            npz_reader_free(r);
-            return false;
+            ok = false;
+        } else {
+            for (int i = 0; ok && i < 2 + 2 * RNG_PIECES; i++)
+                if (!whole_in((double)dc->data[i], 0, i < 2 ? 9007199254740992.0 : 65535)) {
+                    diag_error(d, at, "train.data in '%s' holds %g, not a whole number: the checkpoint is damaged", path, (double)dc->data[i]);
+                    ok = false;
+                }
+            if (ok) {
+                cursor.epoch = (int64_t)dc->data[0];
+                cursor.pos = (int64_t)dc->data[1];
+                cursor.order_rng = rng_unpack(dc->data + 2);
+                next_rng = rng_unpack(dc->data + 2 + RNG_PIECES);
+            }
         }
-        cursor.epoch = (int64_t)dc->data[0];
-        cursor.pos = (int64_t)dc->data[1];
-        cursor.order_rng = rng_unpack(dc->data + 2);
-        next_rng = rng_unpack(dc->data + 2 + RNG_PIECES);
         tensor_free(dc);
     }
     Tensor **vals = xcalloc((size_t)m->nparams + 1, sizeof *vals);
-    bool ok = true;
     for (int i = 0; i < m->nparams && ok; i++) {
         vals[i] = npz_reader_read(r, m->params[i].name, d, at);
         if (!vals[i]) {
@@ -519,40 +585,30 @@ static bool read_checkpoint(const char *path, Model *m, Optimizer *opt, int64_t 
             ok = false;
         }
     }
-    Tensor *ts = ok ? npz_reader_read(r, "train.step", d, at) : NULL;
-    ok = ok && ts;
+    /* the loss curve into a scratch copy, so a damaged one leaves curve as it was */
+    LossCurve got = *curve;
+    got.step = xcalloc((size_t)curve->cap + 1, sizeof *got.step);
+    got.value = xcalloc((size_t)(curve->cap * (curve->nterms ? curve->nterms : 1)) + 1, sizeof *got.value);
+    ok = ok && read_curve(r, &got, d, at);
     /* the optimizer's state: its load reads and checks all before changing */
     ok = ok && optim_load(opt, r, d, at);
     ok = ok && (!ds || data_cursor_restore(ds, DATA_TRAIN, &cursor, d, at));
     if (ok) {
         if (ds)
             *data_rng = next_rng;
-        *run = run_id;
-        *step = (int64_t)ts->data[0];
-        /* the curve up to the checkpoint, when it was kept */
-        Tensor *steps_t = npz_reader_find(r, "loss.step") ? npz_reader_read(r, "loss.step", d, at) : NULL;
-        curve->n = 0;
-        if (steps_t && steps_t->size <= curve->cap) {
-            for (int64_t i = 0; i < steps_t->size; i++)
-                curve->step[i] = steps_t->data[i];
-            curve->n = steps_t->size;
-            for (int k = 0; k < curve->nterms; k++) {
-                char key[256];
-                snprintf(key, sizeof key, "loss.%s", curve->names[k]);
-                Tensor *v = npz_reader_find(r, key) ? npz_reader_read(r, key, d, at) : NULL;
-                for (int64_t i = 0; i < curve->n; i++)
-                    curve->value[k * curve->cap + i] = v && i < v->size ? v->data[i] : NAN;
-                tensor_free(v);
-            }
-        }
-        tensor_free(steps_t);
+        *run = (uint64_t)run_id;
+        *step = (int64_t)start;
+        curve->n = got.n;
+        memcpy(curve->step, got.step, (size_t)curve->cap * sizeof *got.step);
+        memcpy(curve->value, got.value, (size_t)(curve->cap * (curve->nterms ? curve->nterms : 1)) * sizeof *got.value);
         for (int i = 0; i < m->nparams; i++)
             memcpy(m->params[i].value->data, vals[i]->data, (size_t)vals[i]->size * sizeof(real));
     }
+    free(got.step);
+    free(got.value);
     for (int i = 0; i < m->nparams; i++)
         tensor_free(vals[i]);
     free(vals);
-    tensor_free(ts);
     npz_reader_free(r);
     return ok;
 }
@@ -884,12 +940,7 @@ bool train_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
         curve_start(rt, &e.costs, c.steps);
     int64_t start = 0;
     if (ok && c.resume) {
-        ok = read_checkpoint(c.resume, m, opt, &start, &run, src.ds, &data_rng, &rt->loss, d, c.resume_at);
-        if (ok && start >= c.steps) {
-            diag_error(d, c.resume_at, "'%s' is already at step %lld of the %lld this statement asks for", c.resume, (long long)start,
-                       (long long)c.steps);
-            ok = false;
-        }
+        ok = read_checkpoint(c.resume, m, opt, c.steps, &start, &run, src.ds, &data_rng, &rt->loss, d, c.resume_at);
     }
     int64_t total = 0;
     for (int i = 0; i < np; i++)
