@@ -678,10 +678,10 @@ static void nonfinite_message(Episode *e, int64_t step, Diags *d, Span at)
     if (plan_find_nonfinite(&e->plan, e->steps, &node, &t)) {
         const GNode *n = &e->g.nodes[node];
         diag_error(d, at, "training stopped at step %lld: the loss is not finite; the first value that is not comes from %s%s%s%s at time step %lld",
-                   (long long)step + 1, n->kind == G_OP ? ops_get(n->op)->name : "an input", n->label ? " (" : "",
+                   (long long)step, n->kind == G_OP ? ops_get(n->op)->name : "an input", n->label ? " (" : "",
                    n->label ? n->label : "", n->label ? ")" : "", (long long)t);
     } else {
-        diag_error(d, at, "training stopped at step %lld: the loss is not finite", (long long)step + 1);
+        diag_error(d, at, "training stopped at step %lld: the loss is not finite", (long long)step);
     }
 }
 
@@ -696,7 +696,7 @@ static void bad_gradient_message(Episode *e, int64_t step, double loss, Diags *d
     e->bw.check = false;
     int bad = e->bw.bad_step;
     if (bad < 0) {
-        diag_error(d, at, "training stopped at step %lld: a gradient is not finite (the loss was %.4g)", (long long)step + 1, loss);
+        diag_error(d, at, "training stopped at step %lld: a gradient is not finite (the loss was %.4g)", (long long)step, loss);
         return;
     }
     const PlanStep *s = &e->plan.steps[bad];
@@ -710,7 +710,7 @@ static void bad_gradient_message(Episode *e, int64_t step, double loss, Diags *d
             len += (size_t)snprintf(what + len, sizeof what - len, "%s %s", k ? "," : "", s->prog.code[k].op->name);
     }
     diag_error(d, at, "training stopped at step %lld: the gradient is not finite; the first op whose gradient is not comes from %s at time step %lld (the loss was %.4g)",
-               (long long)step + 1, what, (long long)e->bw.bad_t, loss);
+               (long long)step, what, (long long)e->bw.bad_t, loss);
 }
 
 /* Fixed random feedback matrices for every weight read by a product. */
@@ -963,6 +963,8 @@ bool train_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
     double t0 = now_seconds(), last_print = t0;
     int64_t every_line = c.steps / 10 > 0 ? c.steps / 10 : 1;
     bool showed = false;
+    bool not_finite = false;   /* stopped by a value that is not finite: say what is kept */
+    bool restore = false;      /* the step's update made a parameter not finite: put back the backup */
     int64_t step = start;
     for (; ok && step < c.steps; step++) {
         char tag[48];
@@ -981,6 +983,7 @@ bool train_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
         if (!isfinite(loss)) {
             nonfinite_message(&e, step, d, st->span);
             ok = false;
+            not_finite = true;
             break;
         }
         model_zero_grads(m);
@@ -995,6 +998,7 @@ bool train_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
         if (!all_finite(ps, np, true)) {
             bad_gradient_message(&e, step, loss, d, st->span);
             ok = false;
+            not_finite = true;
             break;
         }
         int64_t off = 0;
@@ -1005,14 +1009,19 @@ bool train_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
         optim_step(opt, ps, np);
         rt->has_grads = true;
         if (!all_finite(ps, np, false)) {
-            diag_error(d, st->span, "training stopped at step %lld: a parameter became infinite or NaN after the update", (long long)step + 1);
+            diag_error(d, st->span, "training stopped at step %lld: a parameter became infinite or NaN after the update", (long long)step);
+            ok = false;
+            not_finite = restore = true;
+            break;
+        }
+        curve_add(rt, step, e.terms);
+        /* a checkpoint that cannot be written stops training; the step is done and kept */
+        if (c.checkpoint && c.every > 0 && (step + 1) % c.every == 0 &&
+            !write_checkpoint(c.checkpoint, m, opt, step + 1, run, src.ds, &data_rng, &rt->loss, d, c.checkpoint_at)) {
             ok = false;
             step++;
             break;
         }
-        curve_add(rt, step, e.terms);
-        if (c.checkpoint && c.every > 0 && (step + 1) % c.every == 0)
-            ok = write_checkpoint(c.checkpoint, m, opt, step + 1, run, src.ds, &data_rng, &rt->loss, d, c.checkpoint_at);
         char terms[256];
         format_terms(&e, terms, sizeof terms);
         double now = now_seconds();
@@ -1036,18 +1045,17 @@ bool train_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
     }
     if (showed)
         fprintf(stderr, "\n");
-    /* A step that failed put back the parameters of the last good one. */
-    bool failed_step = !ok && step < c.steps && !(rt->interrupted && *rt->interrupted);
-    if (failed_step && step > start) {
+    /* Step `step` (from 0) failed: the parameters are those it started with,
+     * what a run of `step` steps ends with. Only a failed update changed them. */
+    if (restore) {
         int64_t off = 0;
         for (int i = 0; i < np; i++) {
             memcpy(ps[i].w, backup + off, (size_t)ps[i].n * sizeof(real));
             off += ps[i].n;
         }
-        diag_hint(d, "the parameters from before step %lld are restored; a smaller learning rate or clip usually helps", (long long)step);
-        if (rt->loss.n > 0)
-            rt->loss.n--;   /* that step's update is undone, so is its entry */
     }
+    if (not_finite && (restore || step > start))
+        diag_hint(d, "the parameters from before step %lld are restored; a smaller learning rate or clip usually helps", (long long)step);
     if (rt->interrupted)
         *rt->interrupted = 0;
     if (rt->stats)
