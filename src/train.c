@@ -297,7 +297,7 @@ typedef struct TrainClauses {
     double clip;
     Credit credit;
     const char *checkpoint, *resume;
-    Span resume_at, checkpoint_at;
+    Span resume_at, checkpoint_at, by_at;
 } TrainClauses;
 
 static void read_clauses(const Env *env, const Node *st, TrainClauses *c)
@@ -320,6 +320,7 @@ static void read_clauses(const Env *env, const Node *st, TrainClauses *c)
         else if (!strcmp(w, "resume")) c->resume = o->text, c->resume_at = o->span;
         else if (!strcmp(w, "by")) {
             const char *by = o->a->name;
+            c->by_at = o->span;
             c->credit = !strcmp(by, "feedback_alignment") ? CREDIT_FEEDBACK : !strcmp(by, "node_perturbation") ? CREDIT_NODE
                       : !strcmp(by, "weight_perturbation") ? CREDIT_WEIGHT : CREDIT_BACKPROP;
         }
@@ -882,7 +883,7 @@ bool train_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
     if (!source_open(rt, env, c.on, &src, d) || !check_sizes(m, &src, d))
         return false;
     if (c.window > 0 && c.credit != CREDIT_BACKPROP) {
-        diag_error(d, st->span, "bptt truncates backpropagation; it does not combine with 'by %s'",
+        diag_error(d, c.by_at, "bptt truncates backpropagation; it does not combine with 'by %s'",
                    c.credit == CREDIT_FEEDBACK ? "feedback_alignment" : c.credit == CREDIT_NODE ? "node_perturbation" : "weight_perturbation");
         return false;
     }

@@ -90,6 +90,10 @@ printf '%s\n%s resume "foreign.npz"\n' "$head" "$train" >"$tmp/foreign_resume.ca
 expect foreign_resume "^foreign_resume.cajal:10:[0-9]*: error: 'foreign.npz' is not a training checkpoint"
 printf '%s\n%s resume "missing.npz"\n' "$head" "$train" >"$tmp/missing.cajal"
 expect missing "^missing.cajal:10:[0-9]*: error: cannot open 'missing.npz': no such file"
+
+# bptt with another method: at the by clause, not the whole statement
+printf '%s\ntrain on flipflop(bits = 3, T = 20) steps 2 bptt 5 by feedback_alignment\n' "$head" >"$tmp/bptt_by.cajal"
+expect bptt_by "^bptt_by.cajal:10:52: error: bptt truncates backpropagation; it does not combine with 'by feedback_alignment'$"
 # the column of the resume clause
 col=$(grep -m1 ': error: ' "$tmp/cut.err" | cut -d: -f3)
 want=$(awk '/resume/ { print index($0, "resume") }' "$tmp/cut.cajal")
