@@ -270,6 +270,7 @@ bool data_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
             cl.shuffle = true;
             cl.shuffle_span = o->span;
         } else if (o->name == intern_cstr("limit")) {
+            cl.has_limit = true;
             cl.limit = (int64_t)check_number(env, o->a);   /* a whole number >= 1: the checker saw to it */
             cl.limit_span = o->span;
         }
