@@ -91,6 +91,13 @@ static int call(CostCtx *c, const Node *e)
                 return -1;
             n++;
         }
+        /* the shapes as the user counts them, one trial's (the graph's ops see a batch) */
+        if (map[k].loss && n == 2 && !tensor_shape_eq(&c->g->nodes[in[0]].shape, &c->g->nodes[in[1]].shape)) {
+            char a[96], b[96];
+            diag_error(c->d, e->span, "'%s' compares %s with a target of %s: the shapes must be equal", f,
+                       tensor_shape_fmt(&c->g->nodes[in[0]].shape, a, sizeof a), tensor_shape_fmt(&c->g->nodes[in[1]].shape, b, sizeof b));
+            return -1;
+        }
         if (map[k].loss && c->use_mask) {
             int mk = c->where;
             /* cross-entropy and nll weigh whole rows: one weight per trial */
