@@ -6,10 +6,12 @@
  *
  * The total is the sum of the terms. A per-step term's value is averaged over
  * its steps: every step by default, the steps of `during [t0, t1]`, the last
- * one `at end`, or weighted by the task's mask (`where mask`). A term that reads
+ * one `at end`, or weighted by the task's mask (`where mask`, or `where EXPR`
+ * with weights of mask, target and numbers). A term that reads
  * the task's `target` without a window uses the task's mask: the targets are
  * only defined where the mask is 1 (the adding problem's answer comes at the
- * end), and the loss ops normalise by the mask's sum, so
+ * end), and the loss ops (and mean, sum, l1, l2 of a value with one entry per
+ * target) weigh each entry by it, normalised by the mask's sum, so
  *
  *   total = sum_t sum(mask_t * l_t) / sum_t sum(mask_t)
  *
@@ -30,6 +32,8 @@ typedef struct CostTerm {
     bool constant;         /* depends on parameters only */
     CostWindow window;
     double t0, t1;         /* WINDOW_DURING, seconds */
+    int where;             /* WINDOW_MASK: the node of its weights, shaped like the
+                              task's mask (the mask itself, or `where EXPR`), or -1 */
 } CostTerm;
 
 typedef struct CostSet {
@@ -44,8 +48,8 @@ typedef struct CostSet {
 bool cost_lower(const Model *m, const Env *env, Graph *g, CostSet *out, Diags *d, Span at);
 void cost_fini(CostSet *c);
 
-/* w[t] for t < T: each step's weight of term k (see above); mask is the task's
- * [T, B, n] mask or NULL. */
+/* w[t] for t < T: each step's weight of term k (see above); mask is the term's
+ * [T, B, n] weights (the values of its `where` node) or NULL. */
 void cost_step_weights(const CostSet *c, int k, int64_t T, double dt, const Tensor *mask, double *w);
 
 #endif

@@ -86,6 +86,7 @@ typedef struct DataClauses {
     bool has_split;
     double split;            /* training fraction, in (0, 1) */
     bool shuffle;
+    bool has_limit;
     int64_t limit;           /* > 0: keep only the first `limit` examples (text: characters) */
     Span as_span, scale_span, split_span, shuffle_span, limit_span;
 } DataClauses;
@@ -102,7 +103,8 @@ typedef struct DataInfo {
 
 /* Reads the files of `data NAME = READER(args) clauses` and builds the set.
  * seed is the run's seed (for `shuffle`). An argument named "limit" (a whole
- * number >= 0), if the reader lists one, acts as the clause's limit. Returns a
+ * number >= 0), if the reader lists one, acts as the clause's limit; the clause,
+ * when written, wins over it (as split's clause does over text's argument). Returns a
  * set the caller frees with data_free, or NULL with errors located at the
  * arguments and clauses (or at `at`, the declaration): a missing or unreadable
  * file, a wrong IDX magic, images and labels counts that disagree, an .npz

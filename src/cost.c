@@ -12,7 +12,8 @@ typedef struct CostCtx {
     Graph *g;
     Diags *d;
     CostSet *set;
-    bool use_mask;          /* the term passes the task's mask to its loss ops */
+    bool use_mask;          /* the term weighs its loss ops and reductions by `where` */
+    int where;              /* its weights, shaped like the task's mask */
     bool reads_target;
 } CostCtx;
 
@@ -35,6 +36,35 @@ static int leaf(CostCtx *c, int *slot, const char *name, int index)
 }
 
 static int lower(CostCtx *c, const Node *e);
+
+/* A value with one entry per target entry: [n_out] for each trial. */
+static bool shaped_like_mask(const CostCtx *c, int node)
+{
+    const GNode *n = &c->g->nodes[node], *m = &c->g->nodes[c->where];
+    return n->batched && tensor_shape_eq(&n->shape, &m->shape);
+}
+
+/* A reduction of a value shaped like the mask, weighted by it, as the loss
+ * ops weigh theirs (ops.h): with M the weights and sum(M) over the batch's
+ * entries,
+ *   sum(x)  -> sum(M * x)           l1(x) -> sum(M * |x|)     l2(x) -> sum(M * x^2)
+ *   mean(x) -> sum(M * x) / sum(M)  (0 where sum(M) = 0: that step counts for nothing) */
+static int masked_reduction(CostCtx *c, OpKind op, int x, Span at)
+{
+    Graph *g = c->g;
+    if (op == OP_L1)
+        x = graph_op1(g, OP_ABS, x, c->d, at);
+    else if (op == OP_L2)
+        x = graph_op1(g, OP_SQUARE, x, c->d, at);
+    int r = x < 0 ? -1 : graph_op2(g, OP_MUL, c->where, x, c->d, at);
+    r = r < 0 ? -1 : graph_op1(g, OP_SUM, r, c->d, at);
+    if (r < 0 || op != OP_MEAN)
+        return r;
+    int total = graph_op1(g, OP_SUM, c->where, c->d, at);
+    int none = total < 0 ? -1 : graph_op1(g, OP_NOT, total, c->d, at);
+    int safe = none < 0 ? -1 : graph_op2(g, OP_ADD, total, none, c->d, at);
+    return safe < 0 ? -1 : graph_op2(g, OP_DIV, r, safe, c->d, at);
+}
 
 static int call(CostCtx *c, const Node *e)
 {
@@ -61,15 +91,23 @@ static int call(CostCtx *c, const Node *e)
                 return -1;
             n++;
         }
+        /* the shapes as the user counts them, one trial's (the graph's ops see a batch) */
+        if (map[k].loss && n == 2 && !tensor_shape_eq(&c->g->nodes[in[0]].shape, &c->g->nodes[in[1]].shape)) {
+            char a[96], b[96];
+            diag_error(c->d, e->span, "'%s' compares %s with a target of %s: the shapes must be equal", f,
+                       tensor_shape_fmt(&c->g->nodes[in[0]].shape, a, sizeof a), tensor_shape_fmt(&c->g->nodes[in[1]].shape, b, sizeof b));
+            return -1;
+        }
         if (map[k].loss && c->use_mask) {
-            int mk = leaf(c, &c->set->mask, "mask", c->m->ninputs + 1);
-            if (mk < 0)
-                return fail(c, e->span, "a task's mask needs a model with exactly one output");
+            int mk = c->where;
             /* cross-entropy and nll weigh whole rows: one weight per trial */
             if (map[k].op == OP_CROSS_ENTROPY || map[k].op == OP_NLL)
                 mk = graph_op1(c->g, OP_MEAN_LAST, mk, c->d, e->span);
             in[n++] = mk;
         }
+        if (c->use_mask && n == 1 && shaped_like_mask(c, in[0]) &&
+            (map[k].op == OP_MEAN || map[k].op == OP_SUM || map[k].op == OP_L1 || map[k].op == OP_L2))
+            return masked_reduction(c, map[k].op, in[0], e->span);
         int r = graph_op(c->g, map[k].op, NULL, n, in, c->d, e->span);
         return r;
     }
@@ -186,6 +224,55 @@ static bool mentions(const Node *e, Name name)
     return false;
 }
 
+static bool depends_on_run(const Graph *g, int node)
+{
+    const GNode *n = &g->nodes[node];
+    if (n->kind == G_STATE || n->kind == G_NOISE || n->kind == G_TIME || n->kind == G_PARAM)
+        return true;
+    for (int k = 0; n->kind == G_OP && k < n->nin; k++)
+        if (depends_on_run(g, n->in[k]))
+            return true;
+    return false;
+}
+
+/* `where EXPR`: a weight for each entry of the task's targets, known before the
+ * run (from mask, target, the inputs and numbers), 0/1 or fractional; a
+ * number weighs every entry alike. NULL: the task's mask. Returns the node, or
+ * -1 with an error at EXPR. */
+static int lower_where(CostCtx *c, const Node *e, Span at)
+{
+    int mask = leaf(c, &c->set->mask, "mask", c->m->ninputs + 1);
+    if (mask < 0)
+        return fail(c, e ? e->span : at, "a task's mask needs a model with exactly one output");
+    if (!e)
+        return mask;
+    int node = lower(c, e);
+    if (node < 0)
+        return -1;
+    Graph *g = c->g;
+    if (depends_on_run(g, node)) {
+        diag_error(c->d, e->span, "'where' takes weights known before the run, from mask, target and numbers (as in where 1 - mask); "
+                   "this changes as the model runs");
+        return -1;
+    }
+    const GNode *n = &g->nodes[node];
+    if (!n->batched && tensor_shape_size(&n->shape) == 1) {
+        /* one number for every entry: w + 0 * mask has the mask's shape */
+        int zero = graph_op2(g, OP_MUL, graph_const(g, 0), mask, c->d, e->span);
+        return zero < 0 ? -1 : graph_op2(g, OP_ADD, zero, node, c->d, e->span);
+    }
+    if (!n->batched || !tensor_shape_eq(&n->shape, &g->nodes[mask].shape)) {
+        char have[64], want[64];
+        Tensor a = { .rank = n->shape.rank }, b = { .rank = g->nodes[mask].shape.rank };
+        memcpy(a.dim, n->shape.dim, sizeof n->shape.dim[0] * (size_t)n->shape.rank);
+        memcpy(b.dim, g->nodes[mask].shape.dim, sizeof b.dim[0] * (size_t)b.rank);
+        diag_error(c->d, e->span, "'where' takes a weight for each of the task's targets, %s for each trial, not %s%s",
+                   tensor_shape_str(&b, want, sizeof want), tensor_shape_str(&a, have, sizeof have), n->batched ? "" : " for all trials");
+        return -1;
+    }
+    return node;
+}
+
 bool cost_lower(const Model *m, const Env *env, Graph *g, CostSet *out, Diags *d, Span at)
 {
     memset(out, 0, sizeof *out);
@@ -208,7 +295,15 @@ bool cost_lower(const Model *m, const Env *env, Graph *g, CostSet *out, Diags *d
         } else if (mentions(st->a, intern_cstr("target"))) {
             t.window = WINDOW_MASK;   /* the task's mask says where targets are defined */
         }
-        CostCtx c = { m, env, g, d, out, t.window == WINDOW_MASK, false };
+        CostCtx c = { m, env, g, d, out, t.window == WINDOW_MASK, -1, false };
+        t.where = -1;
+        if (t.window == WINDOW_MASK) {
+            c.where = t.where = lower_where(&c, w && w->name == intern_cstr("where") ? w->a : NULL, st->a->span);
+            if (t.where < 0) {
+                cost_fini(out);
+                return false;
+            }
+        }
         t.node = lower(&c, st->a);
         if (t.node < 0) {
             cost_fini(out);

@@ -617,7 +617,7 @@ DataSet *data_open(const char *name, const char *reader, const DataArg *args, in
         return NULL;
     int64_t limit = cl->limit;
     const DataArg *al = find_arg(args, nargs, "limit");
-    if (al) {
+    if (al && !cl->has_limit) {   /* the clause, when written, wins over the argument */
         int64_t l;
         if (!arg_whole(reader, al, 0, 9e15, &l, d, at))
             return NULL;

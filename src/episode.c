@@ -33,7 +33,11 @@ bool episode_init(Episode *e, Model *m, const Env *env, const EpisodeSpec *spec,
     e->wanted = xmalloc((size_t)(e->costs.n + spec->nextra + 1) * sizeof *e->wanted);
     for (int k = 0; k < e->costs.n; k++)
         e->wanted[e->nwanted++] = e->costs.terms[k].node;
-    e->wanted = xrealloc(e->wanted, (size_t)(e->costs.n + spec->nextra + 2) * sizeof *e->wanted);
+    /* and each term's weights, read before the run (episode_forward) */
+    e->wanted = xrealloc(e->wanted, (size_t)(2 * e->costs.n + spec->nextra + 2) * sizeof *e->wanted);
+    for (int k = 0; k < e->costs.n; k++)
+        if (e->costs.terms[k].where >= 0)
+            e->wanted[e->nwanted++] = e->costs.terms[k].where;
     for (int k = 0; k < spec->nextra; k++) {
         int node = graph_find(&e->g, spec->extra[k]);
         if (node >= 0)
@@ -85,6 +89,20 @@ bool episode_init(Episode *e, Model *m, const Env *env, const EpisodeSpec *spec,
         plasticity_free(pl);
         episode_fini(e);
         return false;
+    }
+    /* A term's weights must be known before the time loop: ops of the batch's
+     * inputs and numbers, computed once over every step. */
+    for (int k = 0; k < e->costs.n; k++) {
+        int w = e->costs.terms[k].where;
+        if (w >= 0 && (e->plan.seg[w] != SEG_HOIST || e->plan.ref[w].buf < 0 || e->plan.bufs[e->plan.ref[w].buf].period != spec->steps)) {
+            const Node *decl = e->costs.terms[k].decl;
+            const Node *where = decl->opts.n ? decl->opts.v[0]->a : decl->a;
+            diag_error(d, where->span, "'where' takes a weight for each step from the task's mask, target and numbers; "
+                       "this expression mixes the steps (as a mean over them does)");
+            plasticity_free(pl);
+            episode_fini(e);
+            return false;
+        }
     }
     if (pl) {
         e->plastic = pl;
@@ -186,18 +204,21 @@ double episode_forward(Episode *e)
 {
     const int64_t T = e->steps;
     /* Each term's weights per step follow the mask now in the plan. */
-    int mask_node = e->costs.mask;
-    Tensor mask = { 0 };
-    if (mask_node >= 0 && e->plan.live[mask_node]) {
-        int64_t ld, rows;
-        mask.data = plan_value(&e->plan, mask_node, 0, &ld, &rows);
-        mask.size = T * rows * ld;
-        mask.rank = 1;
-        mask.dim[0] = mask.size;
-    }
-    for (int k = 0; k < e->costs.n; k++)
-        cost_step_weights(&e->costs, k, k < e->costs.n ? e->steps : 0, e->dt, mask.data ? &mask : NULL, e->weights + k * T);
+    /* Each term's weights per step follow its `where` (the task's mask, or an
+     * expression of it the plan has just computed for every step). */
     plan_prepare(&e->plan);
+    for (int k = 0; k < e->costs.n; k++) {
+        int node = e->costs.terms[k].where;
+        Tensor mask = { 0 };
+        if (node >= 0 && e->plan.live[node]) {
+            int64_t ld, rows;
+            mask.data = plan_value(&e->plan, node, 0, &ld, &rows);
+            mask.size = T * rows * ld;
+            mask.rank = 1;
+            mask.dim[0] = mask.size;
+        }
+        cost_step_weights(&e->costs, k, e->steps, e->dt, mask.data ? &mask : NULL, e->weights + k * T);
+    }
     Plasticity *pl = e->plastic;
     plasticity_start(pl);
     for (int k = 0; k < e->costs.n; k++)

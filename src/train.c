@@ -270,6 +270,7 @@ bool data_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
             cl.shuffle = true;
             cl.shuffle_span = o->span;
         } else if (o->name == intern_cstr("limit")) {
+            cl.has_limit = true;
             cl.limit = (int64_t)check_number(env, o->a);   /* a whole number >= 1: the checker saw to it */
             cl.limit_span = o->span;
         }
@@ -297,7 +298,7 @@ typedef struct TrainClauses {
     double clip;
     Credit credit;
     const char *checkpoint, *resume;
-    Span resume_at, checkpoint_at;
+    Span resume_at, checkpoint_at, by_at;
 } TrainClauses;
 
 static void read_clauses(const Env *env, const Node *st, TrainClauses *c)
@@ -320,6 +321,7 @@ static void read_clauses(const Env *env, const Node *st, TrainClauses *c)
         else if (!strcmp(w, "resume")) c->resume = o->text, c->resume_at = o->span;
         else if (!strcmp(w, "by")) {
             const char *by = o->a->name;
+            c->by_at = o->span;
             c->credit = !strcmp(by, "feedback_alignment") ? CREDIT_FEEDBACK : !strcmp(by, "node_perturbation") ? CREDIT_NODE
                       : !strcmp(by, "weight_perturbation") ? CREDIT_WEIGHT : CREDIT_BACKPROP;
         }
@@ -461,53 +463,119 @@ static bool write_checkpoint(const char *path, Model *m, const Optimizer *opt, i
     return npz_writer_commit(w, d, at);
 }
 
-/* Reads everything first; changes nothing unless all of it fits. */
-static bool read_checkpoint(const char *path, Model *m, Optimizer *opt, int64_t *step, uint64_t *run, DataSet *ds, Rng *data_rng,
-                            LossCurve *curve, Diags *d, Span at)
+/* A number of the checkpoint that must be whole and in [lo, hi]. */
+static bool whole_in(double v, double lo, double hi)
+{
+    return isfinite(v) && v == floor(v) && v >= lo && v <= hi;
+}
+
+/* One number stored under key, checked whole and in [lo, hi]; false with an
+ * error naming the key, the value and `what` it should be. */
+static bool read_whole(NpzReader *r, const char *path, const char *key, double lo, double hi, const char *what, double *out,
+                       Diags *d, Span at)
+{
+    Tensor *t = npz_reader_read(r, key, d, at);
+    if (!t)
+        return false;
+    bool ok = t->size == 1 && whole_in((double)t->data[0], lo, hi);
+    if (t->size != 1)
+        diag_error(d, at, "%s in '%s' has %lld values, expected one", key, path, (long long)t->size);
+    else if (!ok)
+        diag_error(d, at, "%s in '%s' is %g, not %s: the checkpoint is damaged", key, path, (double)t->data[0], what);
+    else
+        *out = (double)t->data[0];
+    tensor_free(t);
+    return ok;
+}
+
+/* The curve up to the checkpoint, when it was kept: read whole into `into` (cap
+ * entries a term), so a damaged array stops the resume before anything changes. */
+static bool read_curve(NpzReader *r, LossCurve *into, Diags *d, Span at)
+{
+    into->n = 0;
+    if (!npz_reader_find(r, "loss.step"))
+        return true;
+    Tensor *steps_t = npz_reader_read(r, "loss.step", d, at);
+    if (!steps_t)
+        return false;
+    bool ok = true;
+    if (steps_t->size <= into->cap) {
+        for (int64_t i = 0; i < steps_t->size; i++)
+            into->step[i] = steps_t->data[i];
+        into->n = steps_t->size;
+    }
+    for (int k = 0; ok && k < into->nterms; k++) {
+        char key[256];
+        snprintf(key, sizeof key, "loss.%s", into->names[k]);
+        Tensor *v = NULL;
+        if (npz_reader_find(r, key) && !(v = npz_reader_read(r, key, d, at)))
+            ok = false;
+        for (int64_t i = 0; i < into->n; i++)
+            into->value[k * into->cap + i] = v && i < v->size ? v->data[i] : NAN;
+        tensor_free(v);
+    }
+    tensor_free(steps_t);
+    if (!ok)
+        into->n = 0;
+    return ok;
+}
+
+/* Reads and checks everything first (train.step a whole number in [0, steps),
+ * every array's CRC, the parameters' shapes, the optimizer's state); changes
+ * the parameters, the optimizer, the data set's place and `curve` only when all
+ * of it fits. On failure returns false with an error at `at`. */
+static bool read_checkpoint(const char *path, Model *m, Optimizer *opt, int64_t steps, int64_t *step, uint64_t *run, DataSet *ds,
+                            Rng *data_rng, LossCurve *curve, Diags *d, Span at)
 {
     NpzReader *r = npz_reader_new(path, d, at);
     if (!r)
         return false;
-    const NpzEntry *e = npz_reader_find(r, "train.step");
-    if (!e) {
+    if (!npz_reader_find(r, "train.step")) {
         diag_error(d, at, "'%s' is not a training checkpoint (it has no train.step)", path);
         npz_reader_free(r);
         return false;
     }
-    Tensor *kind = npz_reader_find(r, "train.optimizer") ? npz_reader_read(r, "train.optimizer", d, at) : NULL;
-    if (kind && (int)kind->data[0] != optimizer_id(opt)) {
-        const Builtin *b = builtin_at((int)kind->data[0]);
+    double start = 0, kind = optimizer_id(opt), run_id = 0;
+    bool ok = read_whole(r, path, "train.step", 0, 9007199254740992.0, "a whole number of steps", &start, d, at);
+    if (ok && start >= (double)steps) {
+        diag_error(d, at, "'%s' is already at step %.0f of the %lld this statement asks for", path, start, (long long)steps);
+        ok = false;
+    }
+    ok = ok && (!npz_reader_find(r, "train.optimizer") || read_whole(r, path, "train.optimizer", 0, 1e9, "an optimizer's number", &kind, d, at));
+    if (ok && (int)kind != optimizer_id(opt)) {
+        const Builtin *b = builtin_at((int)kind);
         diag_error(d, at, "'%s' was written by %s, but this run trains with %s; its optimizer state does not carry over", path,
                    b ? b->name : "another optimizer", optim_kind(opt));
-        tensor_free(kind);
-        npz_reader_free(r);
-        return false;
+        ok = false;
     }
-    tensor_free(kind);
-    Tensor *run_t = npz_reader_find(r, "train.run") ? npz_reader_read(r, "train.run", d, at) : NULL;
-    uint64_t run_id = run_t ? (uint64_t)run_t->data[0] : 0;
-    tensor_free(run_t);
+    ok = ok && (!npz_reader_find(r, "train.run") || read_whole(r, path, "train.run", 0, 9007199254740992.0, "a whole number", &run_id,
+                                                                           d, at));
     DataCursor cursor = { 0 };
     Rng next_rng = { { 0 } };
-    if (ds) {
+    if (ok && ds) {
         Tensor *dc = npz_reader_find(r, "train.data") ? npz_reader_read(r, "train.data", d, at) : NULL;
         if (!dc || dc->size != 2 + 2 * RNG_PIECES) {
-            if (!dc)
+            if (!npz_reader_find(r, "train.data"))
                 diag_error(d, at, "'%s' does not hold a data set's place (train.data): it was not written by training on data", path);
-            else
+            else if (dc)
                 diag_error(d, at, "train.data in '%s' has %lld values, expected %d", path, (long long)dc->size, 2 + 2 * RNG_PIECES);
-            tensor_free(dc);
-            npz_reader_free(r);
-            return false;
+            ok = false;
+        } else {
+            for (int i = 0; ok && i < 2 + 2 * RNG_PIECES; i++)
+                if (!whole_in((double)dc->data[i], 0, i < 2 ? 9007199254740992.0 : 65535)) {
+                    diag_error(d, at, "train.data in '%s' holds %g, not a whole number: the checkpoint is damaged", path, (double)dc->data[i]);
+                    ok = false;
+                }
+            if (ok) {
+                cursor.epoch = (int64_t)dc->data[0];
+                cursor.pos = (int64_t)dc->data[1];
+                cursor.order_rng = rng_unpack(dc->data + 2);
+                next_rng = rng_unpack(dc->data + 2 + RNG_PIECES);
+            }
         }
-        cursor.epoch = (int64_t)dc->data[0];
-        cursor.pos = (int64_t)dc->data[1];
-        cursor.order_rng = rng_unpack(dc->data + 2);
-        next_rng = rng_unpack(dc->data + 2 + RNG_PIECES);
         tensor_free(dc);
     }
     Tensor **vals = xcalloc((size_t)m->nparams + 1, sizeof *vals);
-    bool ok = true;
     for (int i = 0; i < m->nparams && ok; i++) {
         vals[i] = npz_reader_read(r, m->params[i].name, d, at);
         if (!vals[i]) {
@@ -519,40 +587,30 @@ static bool read_checkpoint(const char *path, Model *m, Optimizer *opt, int64_t 
             ok = false;
         }
     }
-    Tensor *ts = ok ? npz_reader_read(r, "train.step", d, at) : NULL;
-    ok = ok && ts;
+    /* the loss curve into a scratch copy, so a damaged one leaves curve as it was */
+    LossCurve got = *curve;
+    got.step = xcalloc((size_t)curve->cap + 1, sizeof *got.step);
+    got.value = xcalloc((size_t)(curve->cap * (curve->nterms ? curve->nterms : 1)) + 1, sizeof *got.value);
+    ok = ok && read_curve(r, &got, d, at);
     /* the optimizer's state: its load reads and checks all before changing */
     ok = ok && optim_load(opt, r, d, at);
     ok = ok && (!ds || data_cursor_restore(ds, DATA_TRAIN, &cursor, d, at));
     if (ok) {
         if (ds)
             *data_rng = next_rng;
-        *run = run_id;
-        *step = (int64_t)ts->data[0];
-        /* the curve up to the checkpoint, when it was kept */
-        Tensor *steps_t = npz_reader_find(r, "loss.step") ? npz_reader_read(r, "loss.step", d, at) : NULL;
-        curve->n = 0;
-        if (steps_t && steps_t->size <= curve->cap) {
-            for (int64_t i = 0; i < steps_t->size; i++)
-                curve->step[i] = steps_t->data[i];
-            curve->n = steps_t->size;
-            for (int k = 0; k < curve->nterms; k++) {
-                char key[256];
-                snprintf(key, sizeof key, "loss.%s", curve->names[k]);
-                Tensor *v = npz_reader_find(r, key) ? npz_reader_read(r, key, d, at) : NULL;
-                for (int64_t i = 0; i < curve->n; i++)
-                    curve->value[k * curve->cap + i] = v && i < v->size ? v->data[i] : NAN;
-                tensor_free(v);
-            }
-        }
-        tensor_free(steps_t);
+        *run = (uint64_t)run_id;
+        *step = (int64_t)start;
+        curve->n = got.n;
+        memcpy(curve->step, got.step, (size_t)curve->cap * sizeof *got.step);
+        memcpy(curve->value, got.value, (size_t)(curve->cap * (curve->nterms ? curve->nterms : 1)) * sizeof *got.value);
         for (int i = 0; i < m->nparams; i++)
             memcpy(m->params[i].value->data, vals[i]->data, (size_t)vals[i]->size * sizeof(real));
     }
+    free(got.step);
+    free(got.value);
     for (int i = 0; i < m->nparams; i++)
         tensor_free(vals[i]);
     free(vals);
-    tensor_free(ts);
     npz_reader_free(r);
     return ok;
 }
@@ -622,10 +680,10 @@ static void nonfinite_message(Episode *e, int64_t step, Diags *d, Span at)
     if (plan_find_nonfinite(&e->plan, e->steps, &node, &t)) {
         const GNode *n = &e->g.nodes[node];
         diag_error(d, at, "training stopped at step %lld: the loss is not finite; the first value that is not comes from %s%s%s%s at time step %lld",
-                   (long long)step + 1, n->kind == G_OP ? ops_get(n->op)->name : "an input", n->label ? " (" : "",
+                   (long long)step, n->kind == G_OP ? ops_get(n->op)->name : "an input", n->label ? " (" : "",
                    n->label ? n->label : "", n->label ? ")" : "", (long long)t);
     } else {
-        diag_error(d, at, "training stopped at step %lld: the loss is not finite", (long long)step + 1);
+        diag_error(d, at, "training stopped at step %lld: the loss is not finite", (long long)step);
     }
 }
 
@@ -640,7 +698,7 @@ static void bad_gradient_message(Episode *e, int64_t step, double loss, Diags *d
     e->bw.check = false;
     int bad = e->bw.bad_step;
     if (bad < 0) {
-        diag_error(d, at, "training stopped at step %lld: a gradient is not finite (the loss was %.4g)", (long long)step + 1, loss);
+        diag_error(d, at, "training stopped at step %lld: a gradient is not finite (the loss was %.4g)", (long long)step, loss);
         return;
     }
     const PlanStep *s = &e->plan.steps[bad];
@@ -654,7 +712,7 @@ static void bad_gradient_message(Episode *e, int64_t step, double loss, Diags *d
             len += (size_t)snprintf(what + len, sizeof what - len, "%s %s", k ? "," : "", s->prog.code[k].op->name);
     }
     diag_error(d, at, "training stopped at step %lld: the gradient is not finite; the first op whose gradient is not comes from %s at time step %lld (the loss was %.4g)",
-               (long long)step + 1, what, (long long)e->bw.bad_t, loss);
+               (long long)step, what, (long long)e->bw.bad_t, loss);
 }
 
 /* Fixed random feedback matrices for every weight read by a product. */
@@ -826,7 +884,7 @@ bool train_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
     if (!source_open(rt, env, c.on, &src, d) || !check_sizes(m, &src, d))
         return false;
     if (c.window > 0 && c.credit != CREDIT_BACKPROP) {
-        diag_error(d, st->span, "bptt truncates backpropagation; it does not combine with 'by %s'",
+        diag_error(d, c.by_at, "bptt truncates backpropagation; it does not combine with 'by %s'",
                    c.credit == CREDIT_FEEDBACK ? "feedback_alignment" : c.credit == CREDIT_NODE ? "node_perturbation" : "weight_perturbation");
         return false;
     }
@@ -884,12 +942,7 @@ bool train_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
         curve_start(rt, &e.costs, c.steps);
     int64_t start = 0;
     if (ok && c.resume) {
-        ok = read_checkpoint(c.resume, m, opt, &start, &run, src.ds, &data_rng, &rt->loss, d, c.resume_at);
-        if (ok && start >= c.steps) {
-            diag_error(d, c.resume_at, "'%s' is already at step %lld of the %lld this statement asks for", c.resume, (long long)start,
-                       (long long)c.steps);
-            ok = false;
-        }
+        ok = read_checkpoint(c.resume, m, opt, c.steps, &start, &run, src.ds, &data_rng, &rt->loss, d, c.resume_at);
     }
     int64_t total = 0;
     for (int i = 0; i < np; i++)
@@ -912,6 +965,8 @@ bool train_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
     double t0 = now_seconds(), last_print = t0;
     int64_t every_line = c.steps / 10 > 0 ? c.steps / 10 : 1;
     bool showed = false;
+    bool not_finite = false;   /* stopped by a value that is not finite: say what is kept */
+    bool restore = false;      /* the step's update made a parameter not finite: put back the backup */
     int64_t step = start;
     for (; ok && step < c.steps; step++) {
         char tag[48];
@@ -930,6 +985,7 @@ bool train_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
         if (!isfinite(loss)) {
             nonfinite_message(&e, step, d, st->span);
             ok = false;
+            not_finite = true;
             break;
         }
         model_zero_grads(m);
@@ -944,6 +1000,7 @@ bool train_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
         if (!all_finite(ps, np, true)) {
             bad_gradient_message(&e, step, loss, d, st->span);
             ok = false;
+            not_finite = true;
             break;
         }
         int64_t off = 0;
@@ -954,14 +1011,19 @@ bool train_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
         optim_step(opt, ps, np);
         rt->has_grads = true;
         if (!all_finite(ps, np, false)) {
-            diag_error(d, st->span, "training stopped at step %lld: a parameter became infinite or NaN after the update", (long long)step + 1);
+            diag_error(d, st->span, "training stopped at step %lld: a parameter became infinite or NaN after the update", (long long)step);
+            ok = false;
+            not_finite = restore = true;
+            break;
+        }
+        curve_add(rt, step, e.terms);
+        /* a checkpoint that cannot be written stops training; the step is done and kept */
+        if (c.checkpoint && c.every > 0 && (step + 1) % c.every == 0 &&
+            !write_checkpoint(c.checkpoint, m, opt, step + 1, run, src.ds, &data_rng, &rt->loss, d, c.checkpoint_at)) {
             ok = false;
             step++;
             break;
         }
-        curve_add(rt, step, e.terms);
-        if (c.checkpoint && c.every > 0 && (step + 1) % c.every == 0)
-            ok = write_checkpoint(c.checkpoint, m, opt, step + 1, run, src.ds, &data_rng, &rt->loss, d, c.checkpoint_at);
         char terms[256];
         format_terms(&e, terms, sizeof terms);
         double now = now_seconds();
@@ -985,18 +1047,17 @@ bool train_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
     }
     if (showed)
         fprintf(stderr, "\n");
-    /* A step that failed put back the parameters of the last good one. */
-    bool failed_step = !ok && step < c.steps && !(rt->interrupted && *rt->interrupted);
-    if (failed_step && step > start) {
+    /* Step `step` (from 0) failed: the parameters are those it started with,
+     * what a run of `step` steps ends with. Only a failed update changed them. */
+    if (restore) {
         int64_t off = 0;
         for (int i = 0; i < np; i++) {
             memcpy(ps[i].w, backup + off, (size_t)ps[i].n * sizeof(real));
             off += ps[i].n;
         }
-        diag_hint(d, "the parameters from before step %lld are restored; a smaller learning rate or clip usually helps", (long long)step);
-        if (rt->loss.n > 0)
-            rt->loss.n--;   /* that step's update is undone, so is its entry */
     }
+    if (not_finite && (restore || step > start))
+        diag_hint(d, "the parameters from before step %lld are restored; a smaller learning rate or clip usually helps", (long long)step);
     if (rt->interrupted)
         *rt->interrupted = 0;
     if (rt->stats)

@@ -22,6 +22,9 @@ if [ -r "$FM/train-images-idx3-ubyte.gz" ] && [ -r "$FM/train-labels-idx1-ubyte.
     [ "$d" = "$want" ] || fail "idx limit 100 gave '$d'"
     d=$(describe "data fm = idx($files, limit = 100) as rows split 0.9")
     [ "$d" = "$want" ] || fail "idx(..., limit = 100) gave '$d'"
+    # both: the clause wins, as split's clause does over text's argument
+    d=$(describe "data fm = idx($files, limit = 1000) as rows limit 100 split 0.9")
+    [ "$d" = "$want" ] || fail "idx(..., limit = 1000) limit 100: the clause should win, gave '$d'"
 else
     echo "skip: the idx cases, $FM is not installed (Debian's dataset-fashion-mnist)"
 fi

@@ -101,17 +101,20 @@ esac
 printf '%s\n' "$msg" | grep -q 'comes from [a-z_0-9]* .*at time step [0-9]' ||
     fail "the overflow message does not name the first op and time step: $msg"
 k=$(printf '%s\n' "$msg" | sed -n 's/.*training stopped at step \([0-9]*\).*/\1/p')
-if [ -n "$k" ] && [ "$k" -ge 2 ]; then
-    # steps count from 1: step k failed, and the parameters step k - 1 started
-    # with are put back: those after k - 2 updates, the same bytes as a run of
-    # k - 2 steps (whose parameters are all finite: it finished)
-    grep -q "hint: the parameters from before step $((k - 1)) are restored" "$tmp/nan.err" ||
-        fail "no hint that the parameters from before step $((k - 1)) are restored"
-    model "steps $((k - 2))" good.npz | sed 's/adam(lr = 1e-2)/sgd(lr = 1e10)/' >"$tmp/good.cajal"
+if [ -n "$k" ] && [ "$k" -ge 1 ]; then
+    # steps count from 0: step k failed, and the parameters it started with
+    # are kept: those after k updates, the same bytes as a run of k steps
+    # (whose parameters are all finite: it finished)
+    grep -q "hint: the parameters from before step $k are restored" "$tmp/nan.err" ||
+        fail "no hint that the parameters from before step $k are restored: $(grep hint "$tmp/nan.err")"
+    model "steps $k" good.npz | sed 's/adam(lr = 1e-2)/sgd(lr = 1e10)/' >"$tmp/good.cajal"
     run good && ok good
+    model "steps $((k - 1))" early.npz | sed 's/adam(lr = 1e-2)/sgd(lr = 1e10)/' >"$tmp/early.cajal"
+    run early && ok early
     [ -s "$tmp/after_nan.npz" ] || fail "save after the failed train wrote nothing"
     cmp -s "$tmp/good.npz" "$tmp/after_nan.npz" ||
-        fail "after the overflow at step $k the parameters are not those of the last good step (a run of $((k - 2)) steps)"
+        fail "after the overflow at step $k the parameters are not those of the last good step (a run of $k steps)"
+    cmp -s "$tmp/good.npz" "$tmp/early.npz" && fail "runs of $k and $((k - 1)) steps end alike: the comparison above says nothing"
 else
     fail "the overflow stopped at step '$k'; expected a later step, after some good ones"
 fi
@@ -127,6 +130,11 @@ msg=$(grep 'error: training stopped' "$tmp/nangrad.err" | head -1)
 [ -n "$msg" ] || fail "sqrt(r^2) at r = 0: no 'training stopped' error; stderr: $(head -3 "$tmp/nangrad.err")"
 printf '%s\n' "$msg" | grep -q 'at time step [0-9]' ||
     fail "a gradient that is not finite: the message does not name the op and time step: $msg"
+# it fails on the very first update, which is step 0 (training.md's example)
+case "$msg" in
+*"error: training stopped at step 0: "*) ;;
+*) fail "a failure on the first update is not called step 0: $msg" ;;
+esac
 
 # ---- a failed resume changes nothing ----------------------------------------------
 head -c 3000 "$tmp/c.npz" >"$tmp/truncated.npz"
@@ -171,6 +179,14 @@ run unwritable
 grep -q '^unwritable.cajal:9:[0-9]*: error: .*no/such/dir/c.npz' "$tmp/unwritable.err" ||
     fail "a checkpoint into a missing folder: no located error naming it: $(head -1 "$tmp/unwritable.err")"
 no_temps "a checkpoint that could not be written"
+# ... says only that: the steps before it are done, kept and not undone
+grep -q 'hint:' "$tmp/unwritable.err" && fail "a checkpoint that could not be written gives a hint about non-finite values: $(grep hint: "$tmp/unwritable.err")"
+model 'steps 10 checkpoint "no/such/dir/c.npz" every 2' after_unwritable.npz >"$tmp/unwritable2.cajal"
+repl unwritable2
+model 'steps 2' two.npz >"$tmp/two.cajal"
+run two && ok two
+cmp -s "$tmp/two.npz" "$tmp/after_unwritable.npz" ||
+    fail "a checkpoint that could not be written after step 2 undid a step: the parameters are not those of a run of 2 steps"
 
 # Ctrl-C in the REPL: training stops after the current step (and its checkpoint),
 # keeps the parameters, and leaves a whole checkpoint to resume from.

@@ -90,6 +90,15 @@ printf '%s\n%s resume "foreign.npz"\n' "$head" "$train" >"$tmp/foreign_resume.ca
 expect foreign_resume "^foreign_resume.cajal:10:[0-9]*: error: 'foreign.npz' is not a training checkpoint"
 printf '%s\n%s resume "missing.npz"\n' "$head" "$train" >"$tmp/missing.cajal"
 expect missing "^missing.cajal:10:[0-9]*: error: cannot open 'missing.npz': no such file"
+
+# a loss of mismatched sizes names them as the user counts them, one trial's
+# (not with the batch the checks see inside)
+printf '%s\ncost odd = mse(H.r, target)\ntrain on flipflop(bits = 3, T = 20) batch 7 steps 2\n' "$head" >"$tmp/loss_shape.cajal"
+expect loss_shape "^loss_shape.cajal:10:12: error: 'mse' compares \[8\] with a target of \[3\]: the shapes must be equal$"
+
+# bptt with another method: at the by clause, not the whole statement
+printf '%s\ntrain on flipflop(bits = 3, T = 20) steps 2 bptt 5 by feedback_alignment\n' "$head" >"$tmp/bptt_by.cajal"
+expect bptt_by "^bptt_by.cajal:10:52: error: bptt truncates backpropagation; it does not combine with 'by feedback_alignment'$"
 # the column of the resume clause
 col=$(grep -m1 ': error: ' "$tmp/cut.err" | cut -d: -f3)
 want=$(awk '/resume/ { print index($0, "resume") }' "$tmp/cut.cajal")

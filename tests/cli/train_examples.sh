@@ -47,6 +47,21 @@ check adding last mse 'x < 0.05'
 check sine first mse 'x > 0.4'
 check sine last mse 'x < 0.01'
 check mante first accuracy 'x < 0.6'
+
+# What docs/training.md and the examples' comments quote is what they print:
+# the flip-flop's line (in the default, double build), the adding problem's
+# mse below 0.01 there, ten progress lines for steps 300, and the recompute
+# clause in :help train.
+if "$CAJAL" --version | grep -q 'double precision'; then
+    last=$(grep '^evaluate:' "$tmp/flipflop.out" | tail -1)
+    other=$(grep -o 'evaluate: loss=[0-9.]* accuracy=[0-9.]*' "$TOP/docs/training.md" | grep -v -x -F "$last" | head -1)
+    [ -z "$other" ] || fail "docs/training.md quotes '$other', but examples/train_flipflop.cajal prints '$last'"
+    [ "$(grep -c -F "$last" "$TOP/docs/training.md")" = 2 ] || fail "docs/training.md does not quote '$last' twice"
+    check adding last mse 'x < 0.01'
+fi
+[ "$(grep -c '^train: step' "$tmp/flipflop.err")" = 10 ] ||
+    fail "steps 300 printed $(grep -c '^train: step' "$tmp/flipflop.err") progress lines, docs/training.md says ten"
+printf ':help train\n' | "$CAJAL" 2>&1 | grep -q 'recompute every K' || fail ":help train does not show the recompute clause"
 # mante: in each context, at least 90% of the ideal integrator's accuracy
 for ctx in motion colour; do
     line=$(grep '^evaluate:' "$tmp/mante.out" | tail -1)

@@ -537,6 +537,148 @@ static void test_bad_data(void)
     unlink(path);
 }
 
+/* ---- damaged checkpoints ------------------------------------------------------ */
+
+static const char *const ck_model =
+    "seed 3\n"
+    "input u[3]\noutput z[3]\n"
+    "population H = Rate(8, tau = 10ms)\n"
+    "synapse Win: u -> H { w ~ normal(0, 1); learn }\n"
+    "synapse Wout: H -> z { w ~ normal(0, 0.3); learn }\n"
+    "cost fit = mse(z, target)\n"
+    "task ff = flipflop(bits = 3, T = 20, p = 0.1)\n";
+
+/* Copies the checkpoint `from` to `to` with train.step replaced by `step` and
+ * every value of loss.fit by 1234.5678 (to find its bytes in the file). */
+static void rewrite_checkpoint(const char *from, const char *to, double step)
+{
+    Diags d;
+    diags_init(&d);
+    NpzReader *r = npz_reader_new(from, &d, span_none());
+    NpzWriter *w = npz_writer_new(to, &d, span_none());
+    CHECK(r && w);
+    for (int i = 0; r && w && i < npz_reader_count(r); i++) {
+        const char *key = npz_reader_entry(r, i)->key;
+        Tensor *t = npz_reader_read(r, key, &d, span_none());
+        CHECK(t != NULL);
+        if (!t)
+            continue;
+        if (!strcmp(key, "train.step"))
+            t->data[0] = (real)step;
+        if (!strcmp(key, "loss.fit"))
+            for (int64_t k = 0; k < t->size; k++)
+                t->data[k] = (real)1234.5678;
+        CHECK(npz_writer_add(w, key, t, &d, span_none()));
+        tensor_free(t);
+    }
+    CHECK(w && npz_writer_commit(w, &d, span_none()));
+    npz_reader_free(r);
+    diags_fini(&d);
+}
+
+/* Flips one byte of the first value of loss.fit in the file (stored, not
+ * compressed), so only that array's CRC-32 is wrong. */
+static void corrupt_loss(const char *path)
+{
+    FILE *f = fopen(path, "r+b");
+    if (!CHECK(f != NULL))
+        return;
+    static unsigned char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    real v = (real)1234.5678;
+    size_t at = 0;
+    for (size_t i = 0; i + sizeof v <= n && !at; i++)
+        if (!memcmp(buf + i, &v, sizeof v))
+            at = i;
+    if (CHECK(at != 0)) {
+        fseek(f, (long)at, SEEK_SET);
+        fputc(buf[at] ^ 0x40, f);
+    }
+    fclose(f);
+}
+
+/* Resumes `ck` in a session that trained 3 steps: the statement must fail at
+ * the resume clause with `text` and leave every parameter as it was. */
+static void expect_resume_error(const char *ck, const char *text)
+{
+    char src[1024];
+    snprintf(src, sizeof src, "%strain on ff with adam(lr = 1e-2) batch 4 steps 3\n", ck_model);
+    Interp in;
+    if (!CHECK(session(&in, "resume.cajal", src))) {
+        session_end(&in);
+        return;
+    }
+    Model *m = in.rt.model;
+    int64_t total = 0;
+    for (int i = 0; i < m->nparams; i++)
+        total += m->params[i].value->size;
+    real *before = malloc((size_t)total * sizeof *before);
+    for (int i = 0, off = 0; i < m->nparams; off += (int)m->params[i].value->size, i++)
+        memcpy(before + off, m->params[i].value->data, (size_t)m->params[i].value->size * sizeof(real));
+    int64_t curve = in.rt.loss.n;
+    char line[256];
+    snprintf(line, sizeof line, "train on ff with adam(lr = 1e-2) batch 4 steps 10 resume \"%s\"\n", ck);
+    SourceFile *f = source_new("resume2.cajal", line, strlen(line));
+    CHECK(interp_exec(&in, f) == INTERP_ERROR);
+    const Diag *first = NULL;
+    for (int k = 0; k < in.diags.n && !first; k++)
+        if (in.diags.v[k].level == DIAG_ERROR)
+            first = &in.diags.v[k];
+    if (CHECK(first != NULL)) {
+        int l = 0, c = 0;
+        span_linecol(first->span, &l, &c);
+        if (!CHECK(strstr(first->msg, text) != NULL))
+            fprintf(stderr, "  expected an error containing \"%s\", got \"%s\"\n", text, first->msg);
+        CHECK_INT(c, 51);   /* the resume clause */
+    }
+    CHECK_INT(in.rt.loss.n, curve);
+    for (int i = 0, off = 0; i < m->nparams; off += (int)m->params[i].value->size, i++)
+        CHECK(!memcmp(before + off, m->params[i].value->data, (size_t)m->params[i].value->size * sizeof(real)));
+    free(before);
+    diags_clear(&in.diags);
+    session_end(&in);
+}
+
+/* A checkpoint whose train.step is not a whole number in [0, steps), or one of
+ * whose arrays is damaged, is an error at the resume clause found before
+ * anything changes: no step runs, no parameter and no loss curve changes. */
+static void test_damaged_checkpoints(void)
+{
+    char good[128], bad[128], src[1024];
+    snprintf(good, sizeof good, "%s/good.npz", tmpdir);
+    snprintf(bad, sizeof bad, "%s/bad.npz", tmpdir);
+    snprintf(src, sizeof src, "%strain on ff with adam(lr = 1e-2) batch 4 steps 5 checkpoint \"%s\" every 5\n", ck_model, good);
+    Interp in;
+    CHECK(session(&in, "ck.cajal", src));
+    session_end(&in);
+    /* the good one resumes */
+    rewrite_checkpoint(good, bad, 5);
+    snprintf(src, sizeof src, "%strain on ff with adam(lr = 1e-2) batch 4 steps 10 resume \"%s\"\n", ck_model, bad);
+    CHECK(session(&in, "ok.cajal", src));
+    CHECK_INT(in.rt.loss.n, 10);
+    session_end(&in);
+    static const struct {
+        double step;
+        const char *text;
+    } cases[] = {
+        { 3.5, "train.step in '" },
+        { -4, "is -4, not a whole number of steps" },
+        { 10, "is already at step 10 of the 10" },
+        { 1e300, ", not a whole number of steps" },   /* inf in a float build */
+        { NAN, "is nan, not a whole number of steps" },
+        { INFINITY, "is inf, not a whole number of steps" },
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        rewrite_checkpoint(good, bad, cases[k].step);
+        expect_resume_error(bad, cases[k].text);
+    }
+    rewrite_checkpoint(good, bad, 5);
+    corrupt_loss(bad);
+    expect_resume_error(bad, "array 'loss.fit' in '");
+    unlink(good);
+    unlink(bad);
+}
+
 /* ---- a hoisted cost --------------------------------------------------------- */
 
 /* A map straight from input to output, with its cost, depends on the inputs
@@ -769,6 +911,7 @@ int main(void)
     test_hoisted_cost();
     test_bad_data();
     test_feedback_matrices();
+    test_damaged_checkpoints();
 #ifndef CAJAL_FLOAT
     test_mante();
 #endif
