@@ -1615,7 +1615,23 @@ static bool check_simulate(Checker *c, Node *st)
                     else
                         diag_error(c->diags, b->name_span, "'%s' is not an input; declare it with input %s[n]", b->name, b->name);
                     ok = false;
+                    continue;
                 }
+                const Node *first = NULL;
+                for (int j = 0; j < k && !first; j++)
+                    if (o->list.v[j]->kind == AST_ARG && o->list.v[j]->name == b->name)
+                        first = o->list.v[j];
+                if (first) {
+                    int line, col;
+                    span_linecol(first->name_span, &line, &col);
+                    diag_error(c->diags, b->name_span, "input '%s' is bound twice (first at %d:%d); bind it once", b->name, line, col);
+                    ok = false;
+                    continue;
+                }
+                /* `with u = series` reads a data set; anything else is an expression of time */
+                Decl *src = b->a->kind == AST_NAME ? env_lookup(c->env, b->a->name) : NULL;
+                if (!src || src->kind != D_DATA)
+                    ok = check_binding_units(c, b->a, b->name) && ok;
             }
         }
     }
