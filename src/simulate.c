@@ -29,6 +29,7 @@ long simulate_loop_allocations;
 
 static const double DEFAULT_DT = 1e-4;   /* 0.1 ms, as Brian2 */
 enum { CHECK_EVERY = 256 };              /* steps between NaN checks */
+static const double MAX_STEPS = 1e12;    /* as `for N steps` (value_as_count) */
 
 void runtime_init(Runtime *rt) { memset(rt, 0, sizeof *rt); rt->seed = 1; }
 
@@ -251,7 +252,16 @@ bool simulate_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
         if (!c.has_method)
             c.method = rt->method;
     }
-    int64_t T = c.in_steps ? c.steps : (int64_t)llround(c.duration / c.dt);
+    double steps = c.in_steps ? (double)c.steps : c.duration / c.dt;
+    if (!(steps <= MAX_STEPS)) {
+        if (isfinite(steps))
+            diag_error(d, st->span, "the duration is %.4g steps of dt = %g ms; a run takes at most 1e12 steps", steps, c.dt * 1e3);
+        else
+            diag_error(d, st->span, "the duration is more steps of dt = %g ms than can be counted; a run takes at most 1e12 steps",
+                       c.dt * 1e3);
+        return false;
+    }
+    int64_t T = c.in_steps ? c.steps : (int64_t)llround(steps);
     if (T < 1) {
         diag_error(d, st->span, "the duration is shorter than one step of dt = %g ms", c.dt * 1e3);
         return false;

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Notes and located errors of simulate whose text goes beyond the `error:` line
 # a golden script can state: the note that says which population a model's
-# equation failed in, ...
+# equation failed in, the number of steps a duration takes, ...
 . "$(dirname "$0")/../lib.sh"
 
 # A coefficient of a derivative found to be 0 only by the run: the error is at
@@ -22,6 +22,31 @@ coef.cajal:2:3: error: this coefficient of the derivative is 0
 coef.cajal:4:1: note: in population E
    4 | population E = N(2)
      | ^^^^^^^^^^^^^^^^^^^
+X
+
+# A duration of more steps of dt than a run takes (at most 1e12, as `for N
+# steps`) says how many, even past what a number holds; one shorter than a step
+# says so.
+steps() {
+    printf 'population E = Rate(2)\nsimulate for %s\n' "$1" >"$tmp/steps.cajal"
+    run 1 "$tmp/steps.cajal"
+    grep error: "$tmp/err" | sed "s|$tmp/||" >"$tmp/err2" && mv "$tmp/err2" "$tmp/err"
+}
+steps '200s dt 1e-10s'
+err <<'X'
+steps.cajal:2:1: error: the duration is 2e+12 steps of dt = 1e-07 ms; a run takes at most 1e12 steps
+X
+steps '1e300s dt 1e-300s'
+err <<'X'
+steps.cajal:2:1: error: the duration is more steps of dt = 1e-297 ms than can be counted; a run takes at most 1e12 steps
+X
+steps '1ms dt 1e-320s'
+err <<'X'
+steps.cajal:2:1: error: the duration is more steps of dt = 9.99989e-318 ms than can be counted; a run takes at most 1e12 steps
+X
+steps '0.01ms dt 1ms'
+err <<'X'
+steps.cajal:2:1: error: the duration is shorter than one step of dt = 1 ms
 X
 
 [ "$failed" = 0 ]
