@@ -282,9 +282,18 @@ bool simulate_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
     if (c.every_in_steps)
         every = c.every_steps;
     else if (c.every > 0)
-        every = (int64_t)llround(c.every / c.dt);
+        every = (int64_t)llround(fmin(c.every / c.dt, MAX_STEPS));
     if (every < 1)
         every = 1;
+    /* Samples fall on steps: an interval between two is rounded, and says so. */
+    if (!c.every_in_steps && c.every > 0 && c.every / c.dt < (double)T &&
+        fabs(c.every / c.dt - (double)every) > 1e-6 * (double)every) {
+        char used[32] = "every step";
+        if (every > 1)
+            snprintf(used, sizeof used, "every %lld steps", (long long)every);
+        fprintf(stderr, "note: recording every %g ms is %s of dt = %g ms; recording %s (%g ms)\n", c.every * 1e3,
+                c.every < c.dt ? "less than one step" : "not a whole number of steps", c.dt * 1e3, used, (double)every * c.dt * 1e3);
+    }
 
     /* Inputs bound to expressions of time. */
     InputBinding bindings[16];

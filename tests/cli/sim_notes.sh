@@ -1,7 +1,8 @@
 #!/bin/sh
 # Notes and located errors of simulate whose text goes beyond the `error:` line
 # a golden script can state: the note that says which population a model's
-# equation failed in, the number of steps a duration takes, ...
+# equation failed in, the number of steps a duration takes, and the recording interval actually
+# used when the one asked for falls between steps.
 . "$(dirname "$0")/../lib.sh"
 
 # A coefficient of a derivative found to be 0 only by the run: the error is at
@@ -48,5 +49,27 @@ steps '0.01ms dt 1ms'
 err <<'X'
 steps.cajal:2:1: error: the duration is shorter than one step of dt = 1 ms
 X
+
+# Samples fall on steps: an interval between two is rounded to the nearest
+# (at least one step), and a note says which; a whole number of steps, or an
+# interval longer than the run (one sample), needs none.
+every() {
+    printf 'population E = Rate(2)\nsimulate for 10ms dt %s record E.r every %s\nprint E.r[0]\n' "$1" "$2" >"$tmp/every.cajal"
+    run 0 "$tmp/every.cajal"
+}
+every 1ms 1.5ms
+err <<'X'
+note: recording every 1.5 ms is not a whole number of steps of dt = 1 ms; recording every 2 steps (2 ms)
+X
+every 1ms 0.5ms
+err <<'X'
+note: recording every 0.5 ms is less than one step of dt = 1 ms; recording every step (1 ms)
+X
+every 0.25ms 1ms
+err </dev/null
+every 1ms 1s
+err </dev/null
+every 0.1ms 0.3ms
+err </dev/null
 
 [ "$failed" = 0 ]
