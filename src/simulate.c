@@ -375,7 +375,8 @@ bool simulate_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
         free(series);
         return false;
     }
-    /* Recordings: [samples, B, n]. */
+    /* Recordings: [samples, B, n], also for a value the same in every trial (an
+     * input bound to an expression of time), so every recording indexes alike. */
     int64_t samples = (T + every - 1) / every;
     Recording *recs = xcalloc((size_t)nrec + 1, sizeof *recs);
     Tensor *times = tensor_new("time", 1, &samples, d, st->span);
@@ -383,7 +384,7 @@ bool simulate_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
     for (int k = 0; k < nrec && ok; k++) {
         const GNode *n = &g.nodes[wanted[k]];
         int64_t width = n->shape.rank ? n->shape.dim[0] : 1;
-        int64_t dim[3] = { samples, n->batched ? B : 1, width };
+        int64_t dim[3] = { samples, B, width };
         recs[k].name = xstrdup(names[k]);
         recs[k].dt = (double)every * c.dt;
         recs[k].data = tensor_new(recs[k].name, 3, dim, d, st->span);
@@ -416,7 +417,7 @@ bool simulate_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
                     Tensor *r = recs[k].data;
                     int64_t width = r->dim[2];
                     for (int64_t b = 0; b < r->dim[1]; b++)
-                        memcpy(r->data + (sample * r->dim[1] + b) * width, v + b * ld, (size_t)width * sizeof(real));
+                        memcpy(r->data + (sample * r->dim[1] + b) * width, v + (rows > 1 ? b * ld : 0), (size_t)width * sizeof(real));
                 }
                 sample++;
             }
