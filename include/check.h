@@ -149,6 +149,10 @@ ModelInfo *check_model_body(Checker *c, Node *decl);
 /* Checks a plasticity rule as attached to a synapse with these dimensions of
  * pre, post and w and these bound arguments. */
 bool check_rule_units(Checker *c, const Decl *rule, const Node **args, Dim pre, Dim post, Dim w, Span at);
+/* Checks `with u = EXPR` (simulate): EXPR is an expression of t and dt, lets and
+ * built-in functions, under the unit rules of equations, and has the unit of
+ * `input` (inputs have none). Returns false after reporting errors. */
+bool check_binding_units(Checker *c, const Node *e, Name input);
 
 /* Names a misspelt name might have meant: live declarations of the given kinds
  * (a bit set of 1 << DeclKind; 0 for all) and built-ins. */

@@ -967,6 +967,41 @@ static bool cell_size(Checker *c, const Decl *model, const Node **bound, const V
     return false;
 }
 
+/* A parameter that multiplies a derivative (tau in tau * dx/dt) divides the
+ * equation's right side, so a value of 0 written for it is an error where it is
+ * written: the argument `tau = 0ms` or the `{ tau = 0ms }` item. */
+static bool check_coefficients(Checker *c, const Decl *model, const Node *st, const Node **bound)
+{
+    const ModelInfo *info = model->info;
+    bool ok = true;
+    for (int i = 0; i < info->nvars; i++) {
+        const VarInfo *v = &info->vars[i];
+        if (v->kind != VAR_ODE || !v->eq || v->eq->a->kind != AST_BINARY || v->eq->a->op != '*')
+            continue;
+        const Node *lhs = v->eq->a;
+        const Node *coef = lhs->a->kind == AST_DERIV ? lhs->b : lhs->a;
+        int p = coef->kind == AST_NAME ? find_param(info, coef->name) : -1;
+        if (p < 0)
+            continue;
+        const Node *value = bound[p];
+        for (int k = 0; k < st->body.n; k++) {
+            const Node *item = st->body.v[k];
+            if (item->kind == AST_DRAW && item->a->name == coef->name)
+                value = NULL;   /* per neuron: the run checks what it draws */
+            if (item->kind == AST_EQUATION && item->a->kind == AST_NAME && item->a->name == coef->name)
+                value = item->b;
+        }
+        Value x;
+        if (!value || value == info->params[p].def || !try_eval(c, value, &x) || x.kind != V_NUM || x.num != 0)
+            continue;
+        diag_error(c->diags, value->span, "%s cannot be 0: it multiplies d%s/dt in %s, and the equation divides by it",
+                   coef->name, v->name, model->name);
+        diag_note(c->diags, v->eq->span, "%s's equation for %s", model->name, v->name);
+        ok = false;
+    }
+    return ok;
+}
+
 static bool check_population(Checker *c, Node *st)
 {
     const Node *call = st->a;
@@ -1157,6 +1192,8 @@ static bool check_population(Checker *c, Node *st)
             }
         }
     }
+    if (ok && model->kind == D_NEURON)
+        ok = check_coefficients(c, model, st, bound);
     if (!ok)
         return false;
     Decl *d = env_add(c, D_POPULATION, st->name, st);
@@ -1639,7 +1676,23 @@ static bool check_simulate(Checker *c, Node *st)
                     else
                         diag_error(c->diags, b->name_span, "'%s' is not an input; declare it with input %s[n]", b->name, b->name);
                     ok = false;
+                    continue;
                 }
+                const Node *first = NULL;
+                for (int j = 0; j < k && !first; j++)
+                    if (o->list.v[j]->kind == AST_ARG && o->list.v[j]->name == b->name)
+                        first = o->list.v[j];
+                if (first) {
+                    int line, col;
+                    span_linecol(first->name_span, &line, &col);
+                    diag_error(c->diags, b->name_span, "input '%s' is bound twice (first at %d:%d); bind it once", b->name, line, col);
+                    ok = false;
+                    continue;
+                }
+                /* `with u = series` reads a data set; anything else is an expression of time */
+                Decl *src = b->a->kind == AST_NAME ? env_lookup(c->env, b->a->name) : NULL;
+                if (!src || src->kind != D_DATA)
+                    ok = check_binding_units(c, b->a, b->name) && ok;
             }
         }
     }

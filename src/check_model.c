@@ -300,7 +300,12 @@ static DimVal infer_name(Body *b, const Node *e, Name name, bool next)
             return known(none(), NULL);
         if (b->report) {
             const char *near = sym_names_for_hint(b, name);
-            if (d)
+            if (b->kind == D_INPUT && (name == intern_cstr("xi") || name == intern_cstr("in")))
+                diag_error(b->c->diags, e->span, "'%s' belongs in a neuron's equations; an input is bound to an expression of t, lets and built-in functions", name);
+            else if (b->kind == D_INPUT && d)
+                diag_error(b->c->diags, e->span, "'%s' is %s; an input is bound to an expression of t, lets and built-in functions",
+                           name, decl_kind_phrase(d->kind));
+            else if (d)
                 diag_error(b->c->diags, e->span, "'%s' is %s; an equation can use the %s's parameters, its variables, in, t, dt, xi and lets",
                            name, decl_kind_phrase(d->kind), decl_kind_word(b->kind));
             else if (fn && fn->kind == B_FUNC)
@@ -442,7 +447,10 @@ static DimVal infer(Body *b, const Node *e)
         return infer_builtin_call(b, e, fn);
     }
     case AST_MEMBER:
-        if (b->report && e->a->kind == AST_NAME && b->kind != D_PLASTICITY)
+        if (b->report && b->kind == D_INPUT)
+            diag_error(b->c->diags, e->span, "an input is bound to an expression of t, lets and built-in functions, not to %.*s; synapses carry values between populations",
+                       (int)(e->span.len > 60 ? 60 : e->span.len), e->span.file->text + e->span.off);
+        else if (b->report && e->a->kind == AST_NAME && b->kind != D_PLASTICITY)
             diag_error(b->c->diags, e->span,
                        "another population's variable (%.*s) cannot be used in %s's equations; synapses carry values between populations",
                        (int)e->span.len, e->span.file->text + e->span.off, decl_kind_phrase(b->kind));
@@ -1131,6 +1139,24 @@ bool check_rule_units(Checker *c, const Decl *rule, const Node **args, Dim pre, 
             diag_note(real, at, "in plasticity rule %s as attached here", rule->name);
     }
     diags_fini(&local);
+    body_fini(&b);
+    return c->diags->errors == errors;
+}
+
+bool check_binding_units(Checker *c, const Node *e, Name input)
+{
+    Body b = { .c = c, .kind = D_INPUT, .in_var = -1, .report = true };
+    Sym *s = add_sym(&b, intern_cstr("t"), S_TIME);
+    s->dim = units_time();
+    s = add_sym(&b, intern_cstr("dt"), S_DT);
+    s->dim = units_time();
+    int errors = c->diags->errors;
+    DimVal v = resolve(&b, infer(&b, e));
+    if (c->diags->errors == errors && v.k == DV_KNOWN && !units_is_none(v.known)) {
+        char got[96];
+        describe(&b, v, got, sizeof got);
+        diag_error(c->diags, e->span, "input '%s' takes a number without unit, not %s", input, got);
+    }
     body_fini(&b);
     return c->diags->errors == errors;
 }

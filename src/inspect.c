@@ -336,11 +336,12 @@ static Tensor *eval_tensor(Runtime *rt, const Env *env, const Node *e, Diags *d)
 static void summary(const Tensor *t, FILE *out)
 {
     double sum = 0, sq = 0, lo = INFINITY, hi = -INFINITY;
-    int64_t nonfinite = 0;
+    int64_t nonfinite = 0, nan = 0;
     for (int64_t i = 0; i < t->size; i++) {
         double v = t->data[i];
         if (!isfinite(v)) {
             nonfinite++;
+            nan += isnan(v);
             continue;
         }
         sum += v;
@@ -349,6 +350,17 @@ static void summary(const Tensor *t, FILE *out)
         hi = v > hi ? v : hi;
     }
     int64_t n = t->size - nonfinite;
+    if (t->size == 0) {
+        fprintf(out, "empty");
+        return;
+    }
+    if (n == 0) {   /* no statistics of nothing */
+        if (nan == t->size)
+            fprintf(out, "all NaN");
+        else
+            fprintf(out, "no finite values (%lld NaN, %lld infinite)", (long long)nan, (long long)(nonfinite - nan));
+        return;
+    }
     double mean = n ? sum / (double)n : NAN, var = 0;
     /* a second pass: sq/n - mean^2 cancels badly for nearly constant values */
     for (int64_t i = 0; i < t->size; i++)

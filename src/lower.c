@@ -605,8 +605,11 @@ static int derivative(Lower *L, Stage *s, int pop, const VarInfo *v)
         return rhs;
     int c = lower_expr(L, s, pop, coef);
     if (c >= 0 && L->g->nodes[c].kind == G_CONST) {
-        if (L->g->nodes[c].value == 0)
-            return fail(L, coef->span, "this coefficient of the derivative is 0");
+        if (L->g->nodes[c].value == 0) {
+            fail(L, coef->span, "this coefficient of the derivative is 0");
+            diag_note(L->d, L->m->pops[pop].decl->node->span, "in population %s", L->m->pops[pop].name);
+            return -1;
+        }
         return scale(L, rhs, 1.0 / L->g->nodes[c].value, v->eq->span);
     }
     return op2(L, OP_DIV, rhs, c, v->eq->span);

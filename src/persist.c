@@ -169,28 +169,61 @@ static bool shape_matches(const Tensor *a, const Tensor *b)
     return false;
 }
 
-/* Copies t into parameter p, checking the shape; keeps Dale's sign and masks. */
-static bool load_into(ModelParam *p, const Tensor *t, const char *from, Diags *d, Span at)
+/* Checks that t fits parameter p: its shape (a sparse synapse's is [post, pre])
+ * and, under Dale's law, that it holds magnitudes (>= 0) as print and save show
+ * them. Returns false with a diagnostic, leaving p as it was. */
+static bool load_fits(const ModelParam *p, const Tensor *t, const char *from, Diags *d, Span at)
 {
     char want[64], got[64];
-    if (p->csr) {
-        if (t->rank == 2 && t->dim[0] == p->csr->rows && t->dim[1] == p->csr->cols) {
-            for (int64_t i = 0; i < p->csr->rows; i++)
-                for (int64_t k = p->csr->row_ptr[i]; k < p->csr->row_ptr[i + 1]; k++)
-                    p->value->data[k] = t->data[i * p->csr->cols + p->csr->col_idx[k]];
-            return true;
+    if (p->csr ? !(t->rank == 2 && t->dim[0] == p->csr->rows && t->dim[1] == p->csr->cols) : !shape_matches(t, p->value)) {
+        if (p->csr)
+            snprintf(want, sizeof want, "[%lld, %lld]", (long long)p->csr->rows, (long long)p->csr->cols);
+        else
+            tensor_shape_str(p->value, want, sizeof want);
+        diag_error(d, at, "%s in '%s' is %s, but %s is %s", p->name, from, tensor_shape_str(t, got, sizeof got), p->name, want);
+        return false;
+    }
+    if (p->sign) {
+        int64_t bad = 0;
+        for (int64_t i = 0; i < t->size; i++)
+            bad += !(t->data[i] >= 0);
+        if (bad) {
+            const char *dot = strrchr(p->name, '.');
+            diag_error(d, at, "%s in '%s' has %lld negative or NaN value%s; synapse %.*s has sign %c, so %s holds magnitudes (>= 0)",
+                       p->name, from, (long long)bad, bad == 1 ? "" : "s", dot ? (int)(dot - p->name) : (int)strlen(p->name),
+                       p->name, p->sign > 0 ? '+' : '-', p->name);
+            diag_hint(d, "the effective weight is %s%s; save writes and load reads w itself", p->sign > 0 ? "" : "-", p->name);
+            return false;
         }
-        diag_error(d, at, "%s in '%s' is %s, but %s is [%lld, %lld]", p->name, from, tensor_shape_str(t, got, sizeof got), p->name,
-                   (long long)p->csr->rows, (long long)p->csr->cols);
-        return false;
     }
-    if (!shape_matches(t, p->value)) {
-        diag_error(d, at, "%s in '%s' is %s, but %s is %s", p->name, from, tensor_shape_str(t, got, sizeof got), p->name,
-                   tensor_shape_str(p->value, want, sizeof want));
+    return true;
+}
+
+/* Copies t into parameter p (load_fits first); keeps Dale's sign, masks and
+ * sparse patterns, with a note counting the nonzero values they drop. */
+static bool load_into(ModelParam *p, const Tensor *t, const char *from, Diags *d, Span at)
+{
+    if (!load_fits(p, t, from, d, at))
         return false;
+    int64_t nonzero = 0, kept = 0;
+    for (int64_t i = 0; i < t->size; i++)
+        nonzero += t->data[i] != 0;
+    if (p->csr) {
+        for (int64_t i = 0; i < p->csr->rows; i++)
+            for (int64_t k = p->csr->row_ptr[i]; k < p->csr->row_ptr[i + 1]; k++) {
+                p->value->data[k] = t->data[i * p->csr->cols + p->csr->col_idx[k]];
+                kept += p->value->data[k] != 0;
+            }
+    } else {
+        memcpy(p->value->data, t->data, (size_t)t->size * sizeof(real));
+        model_constrain_param(p);
+        for (int64_t i = 0; i < t->size; i++)
+            kept += p->value->data[i] != 0;
     }
-    memcpy(p->value->data, t->data, (size_t)t->size * sizeof(real));
-    model_constrain_param(p);
+    if (kept < nonzero)
+        fprintf(stderr, "note: %lld of the %lld nonzero values in '%s' fall outside %s's connections (%s) and are dropped\n",
+                (long long)(nonzero - kept), (long long)nonzero, from, p->name,
+                p->csr || p->mask ? (p->no_self ? "p and no_self" : "p") : "no_self");
     return true;
 }
 
@@ -303,11 +336,7 @@ bool persist_load(Runtime *rt, const Env *env, const Node *st, Diags *d)
                 break;
             }
             if (pass == 0) {
-                const ModelParam copy = m->params[p];
-                bool fits = copy.csr ? (t->rank == 2 && t->dim[0] == copy.csr->rows && t->dim[1] == copy.csr->cols)
-                                     : shape_matches(t, copy.value);
-                if (!fits)
-                    ok = load_into(&m->params[p], t, path, d, st->span);   /* reports the mismatch */
+                ok = load_fits(&m->params[p], t, path, d, st->span);
             } else {
                 ok = load_into(&m->params[p], t, path, d, st->span);
                 loaded += ok;

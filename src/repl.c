@@ -208,11 +208,17 @@ static void show_names(Interp *in)
             break;
         case D_SYNAPSE: {
             const Node *p = NULL;
-            for (int k = 0; k < d->node->body.n; k++)
+            bool one_to_one = false;
+            for (int k = 0; k < d->node->body.n; k++) {
                 if (d->node->body.v[k]->kind == AST_EQUATION && d->node->body.v[k]->a->kind == AST_NAME &&
                     d->node->body.v[k]->a->name == intern_cstr("p"))
                     p = d->node->body.v[k]->b;
-            if (d->rank)
+                if (d->node->body.v[k]->kind == AST_FLAG && d->node->body.v[k]->name == intern_cstr("one_to_one"))
+                    one_to_one = true;
+            }
+            if (one_to_one)   /* stored as its diagonal, as print and save show it */
+                snprintf(buf, sizeof buf, "[%lld] one_to_one", (long long)d->post->size);
+            else if (d->rank)
                 snprintf(buf, sizeof buf, "low rank %lld: m [%lld, %lld], n [%lld, %lld]", (long long)d->rank,
                          (long long)d->post->size, (long long)d->rank, (long long)d->pre->size, (long long)d->rank);
             else if (p) {

@@ -29,6 +29,7 @@ long simulate_loop_allocations;
 
 static const double DEFAULT_DT = 1e-4;   /* 0.1 ms, as Brian2 */
 enum { CHECK_EVERY = 256 };              /* steps between NaN checks */
+static const double MAX_STEPS = 1e12;    /* as `for N steps` (value_as_count) */
 
 void runtime_init(Runtime *rt) { memset(rt, 0, sizeof *rt); rt->seed = 1; }
 
@@ -251,7 +252,16 @@ bool simulate_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
         if (!c.has_method)
             c.method = rt->method;
     }
-    int64_t T = c.in_steps ? c.steps : (int64_t)llround(c.duration / c.dt);
+    double steps = c.in_steps ? (double)c.steps : c.duration / c.dt;
+    if (!(steps <= MAX_STEPS)) {
+        if (isfinite(steps))
+            diag_error(d, st->span, "the duration is %.4g steps of dt = %g ms; a run takes at most 1e12 steps", steps, c.dt * 1e3);
+        else
+            diag_error(d, st->span, "the duration is more steps of dt = %g ms than can be counted; a run takes at most 1e12 steps",
+                       c.dt * 1e3);
+        return false;
+    }
+    int64_t T = c.in_steps ? c.steps : (int64_t)llround(steps);
     if (T < 1) {
         diag_error(d, st->span, "the duration is shorter than one step of dt = %g ms", c.dt * 1e3);
         return false;
@@ -272,9 +282,18 @@ bool simulate_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
     if (c.every_in_steps)
         every = c.every_steps;
     else if (c.every > 0)
-        every = (int64_t)llround(c.every / c.dt);
+        every = (int64_t)llround(fmin(c.every / c.dt, MAX_STEPS));
     if (every < 1)
         every = 1;
+    /* Samples fall on steps: an interval between two is rounded, and says so. */
+    if (!c.every_in_steps && c.every > 0 && c.every / c.dt < (double)T &&
+        fabs(c.every / c.dt - (double)every) > 1e-6 * (double)every) {
+        char used[32] = "every step";
+        if (every > 1)
+            snprintf(used, sizeof used, "every %lld steps", (long long)every);
+        fprintf(stderr, "note: recording every %g ms is %s of dt = %g ms; recording %s (%g ms)\n", c.every * 1e3,
+                c.every < c.dt ? "less than one step" : "not a whole number of steps", c.dt * 1e3, used, (double)every * c.dt * 1e3);
+    }
 
     /* Inputs bound to expressions of time. */
     InputBinding bindings[16];
@@ -356,7 +375,8 @@ bool simulate_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
         free(series);
         return false;
     }
-    /* Recordings: [samples, B, n]. */
+    /* Recordings: [samples, B, n], also for a value the same in every trial (an
+     * input bound to an expression of time), so every recording indexes alike. */
     int64_t samples = (T + every - 1) / every;
     Recording *recs = xcalloc((size_t)nrec + 1, sizeof *recs);
     int64_t stamps = nrec > 0 ? samples : 0;   /* a run that records nothing keeps no clock */
@@ -365,7 +385,7 @@ bool simulate_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
     for (int k = 0; k < nrec && ok; k++) {
         const GNode *n = &g.nodes[wanted[k]];
         int64_t width = n->shape.rank ? n->shape.dim[0] : 1;
-        int64_t dim[3] = { samples, n->batched ? B : 1, width };
+        int64_t dim[3] = { samples, B, width };
         recs[k].name = xstrdup(names[k]);
         recs[k].dt = (double)every * c.dt;
         recs[k].data = tensor_new(recs[k].name, 3, dim, d, st->span);
@@ -398,7 +418,7 @@ bool simulate_stmt(Runtime *rt, const Env *env, const Node *st, Diags *d)
                     Tensor *r = recs[k].data;
                     int64_t width = r->dim[2];
                     for (int64_t b = 0; b < r->dim[1]; b++)
-                        memcpy(r->data + (sample * r->dim[1] + b) * width, v + b * ld, (size_t)width * sizeof(real));
+                        memcpy(r->data + (sample * r->dim[1] + b) * width, v + (rows > 1 ? b * ld : 0), (size_t)width * sizeof(real));
                 }
                 sample++;
             }
