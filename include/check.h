@@ -114,6 +114,7 @@ struct Checker {
     struct FailedDecl {
         Name name;
         bool cell;
+        bool dropped;      /* its REPL entry was rolled back: the name is unknown */
         int line;
         char file[128];
     } failed[CHECK_FAILED_KEPT];
@@ -134,6 +135,11 @@ const char *decl_kind_phrase(DeclKind k);
 /* Checks one top-level statement and, if it is a declaration that checked
  * clean, adds it to the environment. Returns false after reporting errors. */
 bool check_stmt(Checker *c, Node *stmt);
+
+/* Marks the failed declarations recorded since c->nfailed was `since` as
+ * rolled back with their REPL entry: a later use is told the name is unknown,
+ * and where its declaration failed. */
+void check_drop_failed(Checker *c, int since);
 
 /* Evaluates a constant expression in the environment's scope. */
 bool check_eval(Checker *c, const Node *e, Value *out);

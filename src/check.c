@@ -780,6 +780,7 @@ static void remember_failed(Checker *c, const Node *st)
     int col;
     f->name = st->name;
     f->cell = st->kind == AST_CELL;
+    f->dropped = false;
     span_linecol(st->span, &f->line, &col);
     snprintf(f->file, sizeof f->file, "%s", st->span.file ? st->span.file->name : "");
 }
@@ -794,6 +795,14 @@ static const struct FailedDecl *failed_decl(const Checker *c, Name name)
             return f;
     }
     return NULL;
+}
+
+void check_drop_failed(Checker *c, int since)
+{
+    if (c->nfailed - since > CHECK_FAILED_KEPT)
+        since = c->nfailed - CHECK_FAILED_KEPT;
+    for (int k = since; k < c->nfailed; k++)
+        c->failed[k % CHECK_FAILED_KEPT].dropped = true;
 }
 
 static bool check_model_decl(Checker *c, Node *st)
@@ -953,12 +962,18 @@ static bool check_population(Checker *c, Node *st)
     if (failed) {
         const char *kind = failed->cell ? "cell" : "neuron model";
         const SourceFile *here = call->a->span.file;
+        char where[160];
         if (failed->file[0] && (!here || strcmp(here->name, failed->file) != 0))
-            diag_error(c->diags, call->a->span, "%s '%s' cannot be used: its declaration (%s:%d) has errors", kind,
-                       call->a->name, failed->file, failed->line);
+            snprintf(where, sizeof where, "%s:%d", failed->file, failed->line);
         else
-            diag_error(c->diags, call->a->span, "%s '%s' cannot be used: its declaration (line %d) has errors", kind,
-                       call->a->name, failed->line);
+            snprintf(where, sizeof where, "line %d", failed->line);
+        /* In the REPL the failed entry was rolled back: the name is unknown. */
+        if (failed->dropped)
+            diag_error(c->diags, call->a->span, "unknown %s '%s': its declaration (%s) had errors and was not kept", kind,
+                       call->a->name, where);
+        else
+            diag_error(c->diags, call->a->span, "%s '%s' cannot be used: its declaration (%s) has errors", kind,
+                       call->a->name, where);
         return false;
     }
     if (!model || (model->kind != D_NEURON && model->kind != D_CELL)) {

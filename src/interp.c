@@ -355,6 +355,7 @@ InterpStatus interp_exec(Interp *in, SourceFile *f)
     ArenaMark mark = arena_mark(&in->arena);
     EnvMark env = env_mark(&in->env);
     int nimported = in->nimported;
+    int nfailed = in->checker.nfailed;
     Node *prog;
     int *marks = NULL;
     InterpStatus s = check_source_marked(in, f, &prog, &marks);
@@ -363,6 +364,7 @@ InterpStatus interp_exec(Interp *in, SourceFile *f)
         if (in->interactive) {
             /* A bad entry leaves nothing behind. */
             env_rollback(&in->env, env);
+            check_drop_failed(&in->checker, nfailed);
             while (in->nimported > nimported)
                 free(in->imported[--in->nimported]);
             arena_release(&in->arena, mark);
