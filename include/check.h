@@ -108,17 +108,19 @@ struct Checker {
     void *import_self;
     void (*notice)(void *self, const char *msg);   /* "population 'E' replaces ..." */
     void *notice_self;
-    /* The last neuron and cell declarations that had errors, so a population
-     * of one is told so rather than "unknown neuron model". Held by value: a
-     * failed statement's arena memory is rolled back (REPL, modules). */
+    /* The last neuron, cell and let declarations that had errors, so a
+     * population of one is told so rather than "unknown neuron model", and the
+     * use of a failed let is not reported again. Held by value: a failed
+     * statement's arena memory is rolled back (REPL, modules). */
     struct FailedDecl {
         Name name;
-        bool cell;
+        bool cell, let;
         bool dropped;      /* its REPL entry was rolled back: the name is unknown */
         int line;
         char file[128];
     } failed[CHECK_FAILED_KEPT];
     int nfailed;           /* ever recorded; the last CHECK_FAILED_KEPT are kept */
+    bool met_failed;       /* an evaluation met a failed let, whose error is already out */
 };
 
 void env_init(Env *e);

@@ -120,12 +120,43 @@ const char *check_closest(const Checker *c, Name name, unsigned kinds)
     return near;
 }
 
+static void remember_failed(Checker *c, const Node *st)
+{
+    if (st->kind == AST_PLASTICITY)
+        return;
+    struct FailedDecl *f = &c->failed[c->nfailed++ % CHECK_FAILED_KEPT];
+    int col;
+    f->name = st->name;
+    f->cell = st->kind == AST_CELL;
+    f->let = st->kind == AST_LET;
+    f->dropped = false;
+    span_linecol(st->span, &f->line, &col);
+    snprintf(f->file, sizeof f->file, "%s", st->span.file ? st->span.file->name : "");
+}
+
+/* The kept record of a failed declaration of name, or NULL. */
+static const struct FailedDecl *failed_decl(const Checker *c, Name name)
+{
+    int kept = c->nfailed < CHECK_FAILED_KEPT ? c->nfailed : CHECK_FAILED_KEPT;
+    for (int k = 1; k <= kept; k++) {
+        const struct FailedDecl *f = &c->failed[(c->nfailed - k) % CHECK_FAILED_KEPT];
+        if (f->name == name)
+            return f;
+    }
+    return NULL;
+}
+
 /* ---- constants ----------------------------------------------------------- */
 
 static int lookup_let(void *self, Name name, const Node *at, Value *out, Diags *d)
 {
     Checker *c = self;
     Decl *decl = env_lookup(c->env, name);
+    const struct FailedDecl *failed = decl ? NULL : failed_decl(c, name);
+    if (failed && failed->let && !failed->dropped) {
+        c->met_failed = true;   /* its own errors were reported */
+        return LOOKUP_FAILED;
+    }
     if (!decl)
         return LOOKUP_ABSENT;
     if (decl->kind == D_LET) {
@@ -142,8 +173,9 @@ bool check_eval(Checker *c, const Node *e, Value *out)
 {
     EvalScope s = { lookup_let, c, c->arena, closest_name };
     int before = c->diags->errors;
+    c->met_failed = false;
     bool ok = value_eval(&s, e, out, c->diags);
-    if (!ok && c->diags->errors == before)
+    if (!ok && c->diags->errors == before && !c->met_failed)
         diag_error(c->diags, e->span, "this is not a constant");
     return ok;
 }
@@ -424,6 +456,10 @@ static bool check_expr(Checker *c, const Node *e, ExprPlace place, ExprType *t)
             return true;
         }
         if (!d && !builtin_lookup(e->name)) {
+            /* a let whose own errors were reported is not reported again */
+            const struct FailedDecl *failed = failed_decl(c, e->name);
+            if (failed && failed->let && !failed->dropped)
+                return false;
             /* the names this place adds come first among the guesses */
             const char *special[] = { "target", "mask" };
             const char *near = place == IN_COST ? diag_closest(e->name, special, 2)
@@ -747,9 +783,16 @@ static bool check_let(Checker *c, Node *st)
 {
     const Node *over = find_define(c, st->name);
     Value v;
+    if (!st->a) {
+        /* the parser reported its value and dropped it */
+        remember_failed(c, st);
+        return false;
+    }
     if (!over) {
-        if (!check_eval(c, st->a, &v))
+        if (!check_eval(c, st->a, &v)) {
+            remember_failed(c, st);
             return false;
+        }
         env_add(c, D_LET, st->name, st)->value = v;
         return true;
     }
@@ -770,31 +813,6 @@ static bool check_let(Checker *c, Node *st)
         return false;
     env_add(c, D_LET, st->name, st)->value = ok ? v : in_file;
     return ok;
-}
-
-static void remember_failed(Checker *c, const Node *st)
-{
-    if (st->kind == AST_PLASTICITY)
-        return;
-    struct FailedDecl *f = &c->failed[c->nfailed++ % CHECK_FAILED_KEPT];
-    int col;
-    f->name = st->name;
-    f->cell = st->kind == AST_CELL;
-    f->dropped = false;
-    span_linecol(st->span, &f->line, &col);
-    snprintf(f->file, sizeof f->file, "%s", st->span.file ? st->span.file->name : "");
-}
-
-/* The kept record of a failed declaration of name, or NULL. */
-static const struct FailedDecl *failed_decl(const Checker *c, Name name)
-{
-    int kept = c->nfailed < CHECK_FAILED_KEPT ? c->nfailed : CHECK_FAILED_KEPT;
-    for (int k = 1; k <= kept; k++) {
-        const struct FailedDecl *f = &c->failed[(c->nfailed - k) % CHECK_FAILED_KEPT];
-        if (f->name == name)
-            return f;
-    }
-    return NULL;
 }
 
 void check_drop_failed(Checker *c, int since)
@@ -959,7 +977,7 @@ static bool check_population(Checker *c, Node *st)
     }
     Decl *model = env_lookup(c->env, call->a->name);
     const struct FailedDecl *failed = model ? NULL : failed_decl(c, call->a->name);
-    if (failed) {
+    if (failed && !failed->let) {
         const char *kind = failed->cell ? "cell" : "neuron model";
         const SourceFile *here = call->a->span.file;
         char where[160];
