@@ -491,22 +491,41 @@ static Node *mk_op(LexState *lx, NodeKind k, Span at, int op, Node *a, Node *b)
     return settle(lx, n);
 }
 
-/* Sets n's depth from its children (arguments and items count: the walkers
- * recurse into them). Past AST_MAX_DEPTH the statement is reported once and
- * marked, so it is dropped before anything walks it. */
+/* Sets n's height and nesting from its children (arguments and items count:
+ * the walkers recurse into them). The left operand of a left-associative
+ * operator adds no nesting, so a long flat sum stays at one level; it still
+ * adds height. Past AST_MAX_DEPTH or AST_MAX_HEIGHT the statement is reported
+ * once and marked, so it is dropped before anything walks it. */
 static Node *settle(LexState *lx, Node *n)
 {
-    int d = 0;
+    int d = 0, nest = 0;
     const Node *kids[3] = { n->a, n->b, n->c };
-    for (int i = 0; i < 3; i++)
-        if (kids[i] && kids[i]->depth > d)
+    for (int i = 0; i < 3; i++) {
+        if (!kids[i])
+            continue;
+        if (kids[i]->depth > d)
             d = kids[i]->depth;
-    for (int i = 0; i < n->list.n; i++)
-        if (n->list.v[i] && n->list.v[i]->depth > d)
+        bool flat = i == 0 && n->kind == AST_BINARY && n->op != '^';
+        int k = kids[i]->nest + (flat ? 0 : 1);
+        if (k > nest)
+            nest = k;
+    }
+    for (int i = 0; i < n->list.n; i++) {
+        if (!n->list.v[i])
+            continue;
+        if (n->list.v[i]->depth > d)
             d = n->list.v[i]->depth;
+        if (n->list.v[i]->nest + 1 > nest)
+            nest = n->list.v[i]->nest + 1;
+    }
     n->depth = d + 1;
-    if (n->depth > AST_MAX_DEPTH && !lx->stmt_bad) {
+    n->nest = nest > 1 ? nest : 1;
+    if (n->nest > AST_MAX_DEPTH && !lx->stmt_bad) {
         diag_error(lx->diags, n->span, "expression nested deeper than %d levels", AST_MAX_DEPTH);
+        lx->stmt_bad = true;
+    } else if (n->depth > AST_MAX_HEIGHT && !lx->stmt_bad) {
+        diag_error(lx->diags, n->span, "expression too long: more than %d operators in a row; split it into lets",
+                   AST_MAX_HEIGHT);
         lx->stmt_bad = true;
     }
     return n;
@@ -547,12 +566,17 @@ static Node *mk_cmp(LexState *lx, Span at, int op, Node *a, Node *b)
     return n;
 }
 
-/* A statement that parsed but carries an error an action found is dropped. */
+/* A statement that parsed but carries an error an action found is dropped; a
+ * let keeps its name without its value, so its uses are not reported again. */
 static Node *keep(LexState *lx, Node *stmt)
 {
     if (!lx->stmt_bad)
         return stmt;
     lx->stmt_bad = false;
+    if (stmt->kind == AST_LET) {
+        stmt->a = NULL;
+        return stmt;
+    }
     return NULL;
 }
 
@@ -573,9 +597,12 @@ static Node *mk_name(LexState *lx, Name name, Span at)
 
 static void yyerror(YYLTYPE *loc, void *scanner, LexState *lx, const char *msg)
 {
-    /* Only bison's own failures reach here ("memory exhausted" on absurd nesting). */
-    if (strstr(msg, "exhausted"))
-        diag_error(lx->diags, *loc, "input nested too deeply to parse");
+    /* Only bison's own failures reach here ("memory exhausted" on absurd nesting),
+       which the lexer has already reported when brackets are what nest. */
+    if (strstr(msg, "exhausted")) {
+        if (!lx->nest_error_reported)
+            diag_error(lx->diags, *loc, "input nested too deeply to parse");
+    }
     else
         diag_error(lx->diags, *loc, "%s", msg);
 }

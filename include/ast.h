@@ -48,7 +48,8 @@ typedef enum AstOp {
 struct Node {
     NodeKind kind;
     Span span;
-    int depth;           /* expression tree height, bounded by AST_MAX_DEPTH */
+    int depth;           /* expression tree height, bounded by AST_MAX_HEIGHT */
+    int nest;            /* nesting as read, bounded by AST_MAX_DEPTH (lex.h) */
     Name name;
     Span name_span;
     int op;              /* AstOp, or a small flag (see ast.def) */

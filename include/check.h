@@ -111,16 +111,18 @@ struct Checker {
     void (*notice)(void *self, const char *msg);   /* "population 'E' replaces ..." */
     void *notice_self;
     /* The last named declarations (neurons, cells, rules, populations,
-     * synapses) that had errors, so a use of one is told so rather than
-     * "unknown name". Held by value: a failed statement's arena memory is
-     * rolled back (REPL, modules). */
+     * synapses, lets) that had errors, so a use of one is told so rather than
+     * "unknown name", and the use of a failed let is not reported again. Held
+     * by value: a failed statement's arena memory is rolled back (REPL, modules). */
     struct FailedDecl {
         Name name;
         DeclKind kind;
+        bool dropped;      /* its REPL entry was rolled back: the name is unknown */
         int line;
         char file[128];
     } failed[CHECK_FAILED_KEPT];
     int nfailed;           /* ever recorded; the last CHECK_FAILED_KEPT are kept */
+    bool met_failed;       /* an evaluation met a failed let, whose error is already out */
 };
 
 void env_init(Env *e);
@@ -137,6 +139,11 @@ const char *decl_kind_phrase(DeclKind k);
 /* Checks one top-level statement and, if it is a declaration that checked
  * clean, adds it to the environment. Returns false after reporting errors. */
 bool check_stmt(Checker *c, Node *stmt);
+
+/* Marks the failed declarations recorded since c->nfailed was `since` as
+ * rolled back with their REPL entry: a later use is told the name is unknown,
+ * and where its declaration failed. */
+void check_drop_failed(Checker *c, int since);
 
 /* Evaluates a constant expression in the environment's scope. */
 bool check_eval(Checker *c, const Node *e, Value *out);

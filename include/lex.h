@@ -21,9 +21,14 @@
 #include <stdbool.h>
 
 enum {
-    LEX_MAX_NEST = 200,      /* ( [ { deeper than this is an error, not a stack overflow */
-    AST_MAX_DEPTH = 256,     /* expression tree depth; walkers recurse at most this far
-                                (a statement deeper than this is reported and dropped) */
+    LEX_MAX_NEST = 256,      /* ( [ { deeper than this is an error, not a stack overflow */
+    AST_MAX_DEPTH = 256,     /* expression nesting as a reader counts it: the left operand
+                                of a left-associative operator is not a level deeper, so a
+                                long sum 1 + 2 + ... is flat */
+    AST_MAX_HEIGHT = 1024,   /* expression tree height; walkers recurse at most this far
+                                (value_eval takes about 5 KB a level under AddressSanitizer,
+                                so this keeps 8 MB of stack safe; a statement past either
+                                limit is reported and dropped) */
 };
 
 typedef struct Opener {

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-enum { AST_DUMP_DEPTH = 256 };   /* AST_MAX_DEPTH in lex.h, which this file does not include */
+enum { AST_DUMP_DEPTH = 1024 };  /* AST_MAX_HEIGHT in lex.h, which this file does not include */
 
 static const char *const kind_word[] = {
 #define AST_KIND(kind, fields, word) [kind] = word,

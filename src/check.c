@@ -122,16 +122,17 @@ const char *check_closest(const Checker *c, Name name, unsigned kinds)
 
 static void remember_failed(Checker *c, const Node *st)
 {
-    static const DeclKind kinds[AST_KIND_COUNT] = {
-        [AST_NEURON] = D_NEURON, [AST_CELL] = D_CELL, [AST_PLASTICITY] = D_PLASTICITY,
-        [AST_POPULATION] = D_POPULATION, [AST_SYNAPSE] = D_SYNAPSE,
+    static const int kinds[AST_KIND_COUNT] = {   /* DeclKind + 1; 0: not kept */
+        [AST_LET] = D_LET + 1, [AST_NEURON] = D_NEURON + 1, [AST_CELL] = D_CELL + 1,
+        [AST_PLASTICITY] = D_PLASTICITY + 1, [AST_POPULATION] = D_POPULATION + 1, [AST_SYNAPSE] = D_SYNAPSE + 1,
     };
     if (!st->name || !kinds[st->kind])
         return;
     struct FailedDecl *f = &c->failed[c->nfailed++ % CHECK_FAILED_KEPT];
     int col;
     f->name = st->name;
-    f->kind = kinds[st->kind];
+    f->kind = (DeclKind)(kinds[st->kind] - 1);
+    f->dropped = false;
     span_linecol(st->span, &f->line, &col);
     snprintf(f->file, sizeof f->file, "%s", st->span.file ? st->span.file->name : "");
 }
@@ -150,8 +151,9 @@ static const struct FailedDecl *failed_decl(const Checker *c, Name name)
 
 /* A use of `name` at `at`, where nothing of that name is declared: if its
  * declaration (of one of `kinds`, a bit set of 1 << DeclKind) had errors, says
- * so, so that one mistake is not reported again as an unknown name. Returns
- * whether it reported. */
+ * so, so that one mistake is not reported again as an unknown name; in the
+ * REPL, where the failed entry was rolled back, the name is unknown and the
+ * message says why. Returns whether it reported. */
 static bool report_failed_use(Checker *c, Span at, Name name, unsigned kinds)
 {
     const struct FailedDecl *failed = failed_decl(c, name);
@@ -159,10 +161,15 @@ static bool report_failed_use(Checker *c, Span at, Name name, unsigned kinds)
         return false;
     const char *kind = failed->kind == D_NEURON ? "neuron model" : decl_kind_word(failed->kind);
     const SourceFile *here = at.file;
+    char where[160];
     if (failed->file[0] && (!here || strcmp(here->name, failed->file) != 0))
-        diag_error(c->diags, at, "%s '%s' cannot be used: its declaration (%s:%d) has errors", kind, name, failed->file, failed->line);
+        snprintf(where, sizeof where, "%s:%d", failed->file, failed->line);
     else
-        diag_error(c->diags, at, "%s '%s' cannot be used: its declaration (line %d) has errors", kind, name, failed->line);
+        snprintf(where, sizeof where, "line %d", failed->line);
+    if (failed->dropped)
+        diag_error(c->diags, at, "unknown %s '%s': its declaration (%s) had errors and was not kept", kind, name, where);
+    else
+        diag_error(c->diags, at, "%s '%s' cannot be used: its declaration (%s) has errors", kind, name, where);
     return true;
 }
 
@@ -172,6 +179,11 @@ static int lookup_let(void *self, Name name, const Node *at, Value *out, Diags *
 {
     Checker *c = self;
     Decl *decl = env_lookup(c->env, name);
+    const struct FailedDecl *failed = decl ? NULL : failed_decl(c, name);
+    if (failed && failed->kind == D_LET && !failed->dropped) {
+        c->met_failed = true;   /* its own errors were reported */
+        return LOOKUP_FAILED;
+    }
     if (!decl)
         return LOOKUP_ABSENT;
     if (decl->kind == D_LET) {
@@ -188,8 +200,9 @@ bool check_eval(Checker *c, const Node *e, Value *out)
 {
     EvalScope s = { lookup_let, c, c->arena, closest_name };
     int before = c->diags->errors;
+    c->met_failed = false;
     bool ok = value_eval(&s, e, out, c->diags);
-    if (!ok && c->diags->errors == before)
+    if (!ok && c->diags->errors == before && !c->met_failed)
         diag_error(c->diags, e->span, "this is not a constant");
     return ok;
 }
@@ -474,6 +487,10 @@ static bool check_expr(Checker *c, const Node *e, ExprPlace place, ExprType *t)
         if (!d && !builtin_lookup(e->name) && report_failed_use(c, e->span, e->name, 1u << D_POPULATION | 1u << D_SYNAPSE))
             return false;
         if (!d && !builtin_lookup(e->name)) {
+            /* a let whose own errors were reported is not reported again */
+            const struct FailedDecl *failed = failed_decl(c, e->name);
+            if (failed && failed->kind == D_LET && !failed->dropped)
+                return false;
             /* the names this place adds come first among the guesses */
             const char *special[] = { "target", "mask" };
             const char *near = place == IN_COST ? diag_closest(e->name, special, 2)
@@ -797,9 +814,16 @@ static bool check_let(Checker *c, Node *st)
 {
     const Node *over = find_define(c, st->name);
     Value v;
+    if (!st->a) {
+        /* the parser reported its value and dropped it */
+        remember_failed(c, st);
+        return false;
+    }
     if (!over) {
-        if (!check_eval(c, st->a, &v))
+        if (!check_eval(c, st->a, &v)) {
+            remember_failed(c, st);
             return false;
+        }
         env_add(c, D_LET, st->name, st)->value = v;
         return true;
     }
@@ -820,6 +844,14 @@ static bool check_let(Checker *c, Node *st)
         return false;
     env_add(c, D_LET, st->name, st)->value = ok ? v : in_file;
     return ok;
+}
+
+void check_drop_failed(Checker *c, int since)
+{
+    if (c->nfailed - since > CHECK_FAILED_KEPT)
+        since = c->nfailed - CHECK_FAILED_KEPT;
+    for (int k = since; k < c->nfailed; k++)
+        c->failed[k % CHECK_FAILED_KEPT].dropped = true;
 }
 
 static bool check_model_decl(Checker *c, Node *st)

@@ -19,6 +19,11 @@ SourceFile *source_new(const char *name, const char *text, size_t len)
 {
     SourceFile *f = xcalloc(1, sizeof *f);
     f->name = xstrdup(name);
+    /* A UTF-8 byte order mark some editors write at the start is not text. */
+    if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) {
+        text += 3;
+        len -= 3;
+    }
     f->text = xmalloc(len + 1);
     memcpy(f->text, text, len);
     f->text[len] = 0;
@@ -109,12 +114,25 @@ static uint32_t line_of(SourceFile *f, uint32_t off)
     return lo;
 }
 
+/* Bytes of the character at s[i] (before b) as put_source shows it: a whole
+ * UTF-8 sequence, or one byte (a stray or invalid byte shows as one '?'). */
+static size_t char_len(const char *s, size_t i, size_t b)
+{
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0xC2 || c > 0xF4)
+        return 1;
+    size_t need = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : 1, k = 0;
+    while (k < need && i + 1 + k < b && ((unsigned char)s[i + 1 + k] & 0xC0) == 0x80)
+        k++;
+    return k == need ? need + 1 : 1;
+}
+
+/* Characters in s[0, n), counted as put_source shows them. */
 static int utf8_chars(const char *s, size_t n)
 {
     int c = 0;
-    for (size_t i = 0; i < n; i++)
-        if (((unsigned char)s[i] & 0xC0) != 0x80)
-            c++;
+    for (size_t i = 0; i < n; i += char_len(s, i, n))
+        c++;
     return c;
 }
 
@@ -270,35 +288,22 @@ enum { WINDOW = 100 };   /* characters of source shown around a span */
  * as '?' so a binary file cannot scramble the terminal. */
 static void put_source(FILE *out, const char *s, size_t a, size_t b)
 {
-    for (size_t i = a; i < b; i++) {
+    for (size_t i = a; i < b;) {
         unsigned char c = (unsigned char)s[i];
-        if (c == '\t' || (c >= 0x20 && c < 0x7f)) {
-            fputc(c, out);
-        } else if (c >= 0xC2 && c <= 0xF4) {
-            size_t need = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : 1, k = 0;
-            while (k < need && i + 1 + k < b && ((unsigned char)s[i + 1 + k] & 0xC0) == 0x80)
-                k++;
-            if (k == need) {
-                fwrite(s + i, 1, need + 1, out);
-                i += need;
-            } else {
-                fputc('?', out);
-            }
-        } else {
+        size_t n = char_len(s, i, b);
+        if (n > 1 || c == '\t' || (c >= 0x20 && c < 0x7f))
+            fwrite(s + i, 1, n, out);
+        else
             fputc('?', out);
-        }
+        i += n;
     }
 }
 
 /* Visible width of bytes [a, b): one column per character, as put_source shows them. */
 static void put_pad(FILE *out, const char *s, size_t a, size_t b)
 {
-    for (size_t i = a; i < b; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if ((c & 0xC0) == 0x80)
-            continue;
-        fputc(c == '\t' ? '\t' : ' ', out);
-    }
+    for (size_t i = a; i < b; i += char_len(s, i, b))
+        fputc(s[i] == '\t' ? '\t' : ' ', out);
 }
 
 /* Writes one diagnostic into out (a memory stream: stderr is unbuffered, and a

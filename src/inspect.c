@@ -373,11 +373,17 @@ static void summary(const Tensor *t, FILE *out)
         fprintf(out, "  (%lld not finite)", (long long)nonfinite);
 }
 
+/* A value as printed: a NaN without the sign %g would give it ("-nan"). */
+static double shown(double v)
+{
+    return isnan(v) ? fabs(v) : v;
+}
+
 static void values(const Tensor *t, FILE *out)
 {
     int64_t width = t->rank ? t->dim[t->rank - 1] : 1;
     for (int64_t i = 0; i < t->size; i++) {
-        fprintf(out, "%s%.4g", i % width == 0 ? "  " : " ", t->data[i]);
+        fprintf(out, "%s%.4g", i % width == 0 ? "  " : " ", shown(t->data[i]));
         if ((i + 1) % width == 0)
             fputc('\n', out);
     }
@@ -404,7 +410,7 @@ bool inspect_print(Runtime *rt, const Env *env, const Node *e, FILE *out, Diags 
         if (has_dim && e->kind == AST_MEMBER)
             units_format(t->data[0], last_dim, buf, sizeof buf);
         else
-            snprintf(buf, sizeof buf, "%.4g", t->data[0]);
+            snprintf(buf, sizeof buf, "%.4g", shown(t->data[0]));
         fprintf(out, "%s\n", buf);
     } else {
         char shape[64];

@@ -220,11 +220,31 @@ static bool import_module(void *self, Checker *c, const Node *st)
 
 /* ---- running ------------------------------------------------------------- */
 
+/* Writes v whole, however long: value_format's buffer would cut a long list
+ * or string. */
+static void put_value(FILE *out, const Value *v)
+{
+    if (v->kind == V_STR) {
+        fputs(v->str, out);
+    } else if (v->kind == V_LIST) {
+        fputc('[', out);
+        for (int i = 0; i < v->n; i++) {
+            if (i)
+                fputs(", ", out);
+            put_value(out, &v->items[i]);
+        }
+        fputc(']', out);
+    } else {
+        char buf[256];
+        value_format(v, buf, sizeof buf);
+        fputs(buf, out);
+    }
+}
+
 static void print_value(Interp *in, const Value *v)
 {
-    char buf[4096];
-    value_format(v, buf, sizeof buf);
-    fprintf(in->out, "%s\n", buf);
+    put_value(in->out, v);
+    fputc('\n', in->out);
 }
 
 /* print E.r, 40 + 2: constants with their units, model values as arrays. */
@@ -364,6 +384,7 @@ InterpStatus interp_exec(Interp *in, SourceFile *f)
     ArenaMark mark = arena_mark(&in->arena);
     EnvMark env = env_mark(&in->env);
     int nimported = in->nimported;
+    int nfailed = in->checker.nfailed;
     Node *prog;
     int *marks = NULL;
     InterpStatus s = check_source_marked(in, f, &prog, &marks);
@@ -372,6 +393,7 @@ InterpStatus interp_exec(Interp *in, SourceFile *f)
         if (in->interactive) {
             /* A bad entry leaves nothing behind. */
             env_rollback(&in->env, env);
+            check_drop_failed(&in->checker, nfailed);
             while (in->nimported > nimported)
                 free(in->imported[--in->nimported]);
             arena_release(&in->arena, mark);

@@ -368,7 +368,7 @@ static struct {
     char *text;
     size_t cap, len;
     bool tty, had_error;
-    int line_no;
+    int lines_read, first_line; /* lines of input so far; the entry's first */
     char *hist;
 } R;
 
@@ -399,7 +399,8 @@ int repl_run(Interp *in)
     R.text = xmalloc(R.cap);
     R.text[0] = 0;
     R.had_error = false;
-    R.line_no = 1;
+    R.lines_read = 0;
+    R.first_line = 1;
 
     for (;;) {
         if (sigsetjmp(prompt_jump, 1)) {
@@ -428,6 +429,11 @@ int repl_run(Interp *in)
                 printf("\n");
             break;
         }
+        /* Every line counts, commands and blank ones too, so errors name the
+           line of the input they are on. */
+        R.lines_read++;
+        if (R.len == 0)
+            R.first_line = R.lines_read;
         if (R.len == 0 && line[strspn(line, " \t")] == ':') {
             if (R.tty && *line)
                 add_history(line);
@@ -453,12 +459,10 @@ int repl_run(Interp *in)
             continue;
         }
         SourceFile *f = source_new(R.tty ? "<repl>" : "<stdin>", R.text, R.len);
-        f->first_line = R.line_no;
+        f->first_line = R.first_line;
         InterpStatus s = interp_exec(in, f);
         if (s == INTERP_INCOMPLETE)
             continue;
-        for (size_t k = 0; k < R.len; k++)
-            R.line_no += R.text[k] == '\n';
         if (R.tty) {
             R.text[R.len - 1] = 0;
             add_history(R.text);
@@ -473,7 +477,7 @@ int repl_run(Interp *in)
     if (R.len) {
         /* Input ended inside an open construct: say what was left open. */
         SourceFile *f = source_new(R.tty ? "<repl>" : "<stdin>", R.text, R.len);
-        f->first_line = R.line_no;
+        f->first_line = R.first_line;
         bool interactive = in->interactive;
         in->interactive = false;
         interp_exec(in, f);

@@ -443,6 +443,8 @@ void units_format(double value, Dim d, char *buf, size_t n)
         return;
     if (value == 0)
         value = 0;   /* -0 prints as "0" */
+    if (isnan(value))
+        value = fabs(value);   /* "nan", never "-nan": a NaN's sign means nothing */
     if (units_is_none(d)) {
         snprintf(buf, n, "%.4g", value);
         return;

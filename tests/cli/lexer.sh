@@ -47,4 +47,33 @@ awk 'NR == 3 { print length($0) }' "$tmp/err" >width
 same width <<'X'
 210
 X
+# A stray byte that is not UTF-8 is one column, shown as '?' with a caret
+# under it, and the columns after it count it.
+printf '\244print 1\nprint 1 \244\024\n' >badutf.cajal
+run 1 badutf.cajal
+err <<'X'
+badutf.cajal:1:1: error: invalid UTF-8 byte 0xA4
+   1 | ?print 1
+     | ^
+badutf.cajal:2:9: error: invalid UTF-8 byte 0xA4
+   2 | print 1 ??
+     |         ^
+badutf.cajal:2:10: error: unexpected control character 0x14
+   2 | print 1 ??
+     |          ^
+X
+# A UTF-8 byte order mark at the start of a file is skipped silently.
+printf '\357\273\277print zz\n' >bom.cajal
+run 1 bom.cajal
+out <<'X'
+X
+grep 'error:' "$tmp/err" >errs
+same errs <<'X'
+bom.cajal:1:7: error: unknown name 'zz'
+X
+printf '\357\273\277print 1\n' >bom2.cajal
+run 0 bom2.cajal
+out <<'X'
+1
+X
 [ "$failed" = 0 ]

@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <string.h>
 
-enum { MAX_TOKENS = 512 };
+enum { MAX_TOKENS = 2 * LEX_MAX_NEST + 16 };
 
 typedef struct Tok {
     int kind;
@@ -530,7 +530,7 @@ static void test_bad_input(void)
     for (int i = 0; i < LEX_MAX_NEST + 1; i++)
         deep[n++] = ')';
     lexn(deep, n);
-    CHECK_ONE_ERROR(LEX_MAX_NEST, 1, "nesting deeper than 200 levels");
+    CHECK_ONE_ERROR(LEX_MAX_NEST, 1, "nesting deeper than 256 levels");
     CHECK_INT(ntoks, 2 * LEX_MAX_NEST + 4);
     CHECK(!lexstate.hit_eof_open);
 
