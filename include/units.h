@@ -102,6 +102,13 @@ const char *units_known_list(void);
  *     and not otherwise ("1e-06 V^2", "0.002 /V"). */
 void units_format(double value, Dim d, char *buf, size_t n);
 
+/* The unit in which values of dimension d, the largest magnitude among them big,
+ * are shown together (a plot's axis, a printed array): writes it into
+ * unit[0..n) ("mV", "µA" with the micro sign; "" for none) and returns the
+ * factor from SI (1000 for mV). The prefix is units_format's for big; a zero
+ * or non-finite big gives the unit without prefix and factor 1. */
+double units_shown(Dim d, double big, char *unit, size_t n);
+
 /* The kind of quantity, in words for error messages: "a time", "a frequency",
  * "a voltage", "a current", "a conductance", "a capacitance", "a resistance",
  * "a charge", "a power", "an energy", "a length", "an area", "a volume",

@@ -17,10 +17,6 @@
 
 enum { SHOW_VALUES_UP_TO = 64 };
 
-/* The unit of the value eval_tensor returned last, when it knows one. */
-static Dim last_dim;
-static bool has_dim;
-
 static Tensor *scalar(double v, Diags *d, Span at)
 {
     Tensor *t = tensor_new("value", 0, NULL, d, at);
@@ -234,8 +230,6 @@ static Tensor *eval_tensor(Runtime *rt, const Env *env, const Node *e, Diags *d)
                     Tensor *t = scalar(p->params[k].value, d, e->span);
                     if (t)
                         t->name = p->info->params[k].name;
-                    last_dim = p->info->param_dims[k];
-                    has_dim = true;
                     return t;
                 }
         }
@@ -333,7 +327,119 @@ static Tensor *eval_tensor(Runtime *rt, const Env *env, const Node *e, Diags *d)
     }
 }
 
-static void summary(const Tensor *t, FILE *out)
+/* The unit of a printed expression, from what the checker learned: a
+ * population's variables (VarInfo.dim), `in` and parameters, a synapse's w
+ * (w_dim), lets and numbers, combined as the checker combines them. Returns
+ * false where it is not known (an input, a cell's weights, a sum of unlike
+ * units); such a value prints in SI without a unit. */
+static bool unit_of(const Env *env, const Node *e, Dim *dim)
+{
+    switch (e->kind) {
+    case AST_NUMBER:
+        *dim = e->dim;
+        return true;
+    case AST_NAME: {
+        Decl *d = env_lookup(env, e->name);
+        if (d && d->kind == D_LET && d->value.kind == V_NUM) {
+            *dim = d->value.dim;
+            return true;
+        }
+        if (d && d->kind == D_POPULATION && d->model && d->model->info) {
+            const ModelInfo *info = d->model->info;
+            Name out = info->out ? info->out : info->vars[0].name;
+            for (int i = 0; i < info->nvars; i++)
+                if (info->vars[i].name == out) {
+                    *dim = info->vars[i].dim;
+                    return true;
+                }
+            return false;
+        }
+        if (d && d->kind == D_SYNAPSE && !d->rank) {
+            *dim = d->w_dim;
+            return true;
+        }
+        if (!d && e->name == intern_cstr("pi")) {
+            *dim = units_none();
+            return true;
+        }
+        return false;
+    }
+    case AST_MEMBER: {
+        Decl *d = e->a->kind == AST_NAME ? env_lookup(env, e->a->name) : NULL;
+        if (d && d->kind == D_SYNAPSE && e->name == intern_cstr("w")) {
+            *dim = d->w_dim;
+            return true;
+        }
+        if (!d || d->kind != D_POPULATION || !d->model || !d->model->info)
+            return false;
+        const ModelInfo *info = d->model->info;
+        for (int i = 0; i < info->nvars; i++)
+            if (info->vars[i].name == e->name) {
+                *dim = info->vars[i].dim;
+                return true;
+            }
+        for (int i = 0; i < info->nparams; i++)
+            if (info->params[i].name == e->name) {
+                *dim = info->param_dims[i];
+                return true;
+            }
+        if (e->name == intern_cstr("in")) {
+            *dim = info->in_dim;
+            return true;
+        }
+        *dim = units_none();   /* spikes */
+        return e->name == intern_cstr("spikes");
+    }
+    case AST_INDEX:
+        return unit_of(env, e->a, dim);
+    case AST_UNARY:
+        if (e->op != '-') {
+            *dim = units_none();
+            return true;
+        }
+        return unit_of(env, e->a, dim);
+    case AST_BINARY: {
+        Dim a, b;
+        if (e->op != '+' && e->op != '-' && e->op != '*' && e->op != '/' && e->op != '@' && e->op != '^') {
+            *dim = units_none();   /* comparisons and logic */
+            return true;
+        }
+        if (!unit_of(env, e->a, &a))
+            return false;
+        if (e->op == '^')
+            return e->b->kind == AST_NUMBER && units_is_none(e->b->dim) && units_pow(a, e->b->num, dim);
+        if (!unit_of(env, e->b, &b))
+            return false;
+        if (e->op == '+' || e->op == '-') {
+            *dim = a;
+            return units_eq(a, b);
+        }
+        return e->op == '/' ? units_div(a, b, dim) : units_mul(a, b, dim);
+    }
+    case AST_CALL: {
+        const Builtin *b = e->a->kind == AST_NAME ? builtin_lookup(e->a->name) : NULL;
+        if (!b || b->kind != B_FUNC || e->list.n < 1)
+            return false;
+        if (b->rule == U_NONE || b->rule == U_BOOL) {
+            *dim = units_none();
+            return true;
+        }
+        Dim a;
+        if (!unit_of(env, e->list.v[0], &a))
+            return false;
+        switch (b->rule) {
+        case U_SAME: *dim = a; return true;
+        case U_SQRT: return units_pow(a, 0.5, dim);
+        case U_SQUARE: return units_pow(a, 2, dim);
+        default: return false;
+        }
+    }
+    default:
+        return false;
+    }
+}
+
+static void summary(const Tensor *t, double scale, FILE *out)
 {
     double sum = 0, sq = 0, lo = INFINITY, hi = -INFINITY;
     int64_t nonfinite = 0, nan = 0;
@@ -368,7 +474,7 @@ static void summary(const Tensor *t, FILE *out)
             var += (t->data[i] - mean) * (t->data[i] - mean);
     var = n ? var / (double)n : NAN;
     (void)sq;
-    fprintf(out, "mean %.4g  std %.4g  min %.4g  max %.4g", mean, sqrt(var > 0 ? var : 0), lo, hi);
+    fprintf(out, "mean %.4g  std %.4g  min %.4g  max %.4g", mean * scale, sqrt(var > 0 ? var : 0) * scale, lo * scale, hi * scale);
     if (nonfinite)
         fprintf(out, "  (%lld not finite)", (long long)nonfinite);
 }
@@ -379,11 +485,11 @@ static double shown(double v)
     return isnan(v) ? fabs(v) : v;
 }
 
-static void values(const Tensor *t, FILE *out)
+static void values(const Tensor *t, double scale, FILE *out)
 {
     int64_t width = t->rank ? t->dim[t->rank - 1] : 1;
     for (int64_t i = 0; i < t->size; i++) {
-        fprintf(out, "%s%.4g", i % width == 0 ? "  " : " ", shown(t->data[i]));
+        fprintf(out, "%s%.4g", i % width == 0 ? "  " : " ", shown(t->data[i] * scale));
         if ((i + 1) % width == 0)
             fputc('\n', out);
     }
@@ -401,25 +507,34 @@ bool inspect_print(Runtime *rt, const Env *env, const Node *e, FILE *out, Diags 
 {
     if (!runtime_model(rt, env, d, e->span))
         return false;
-    has_dim = false;
     Tensor *t = eval_tensor(rt, env, e, d);
     if (!t)
         return false;
+    Dim dim;
+    bool has_unit = unit_of(env, e, &dim) && !units_is_none(dim);
     if (t->size == 1) {
         char buf[64];
-        if (has_dim && e->kind == AST_MEMBER)
-            units_format(t->data[0], last_dim, buf, sizeof buf);
+        if (has_unit && isfinite(t->data[0]))
+            units_format(t->data[0], dim, buf, sizeof buf);
         else
             snprintf(buf, sizeof buf, "%.4g", shown(t->data[0]));
         fprintf(out, "%s\n", buf);
     } else {
-        char shape[64];
+        /* one unit for the whole array, as a plot's axis has (units_shown) */
+        char shape[64], unit[64] = "", shown_as[72] = "";
+        double big = 0;
+        for (int64_t i = 0; i < t->size; i++)
+            if (isfinite(t->data[i]) && fabs(t->data[i]) > big)
+                big = fabs(t->data[i]);
+        double scale = has_unit ? units_shown(dim, big, unit, sizeof unit) : 1;
+        if (unit[0])
+            snprintf(shown_as, sizeof shown_as, " (%s)", unit);
         tensor_shape_str(t, shape, sizeof shape);
-        fprintf(out, "%.*s %s: ", (int)(e->span.len > 60 ? 60 : e->span.len), e->span.file->text + e->span.off, shape);
-        summary(t, out);
+        fprintf(out, "%.*s %s%s: ", (int)(e->span.len > 60 ? 60 : e->span.len), e->span.file->text + e->span.off, shape, shown_as);
+        summary(t, scale, out);
         fputc('\n', out);
         if (t->size <= SHOW_VALUES_UP_TO)
-            values(t, out);
+            values(t, scale, out);
     }
     tensor_free(t);
     return true;

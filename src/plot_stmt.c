@@ -103,29 +103,6 @@ static bool is_reduction(const Node *e)
            (is_call_to(e, "mean") || is_call_to(e, "sum") || is_call_to(e, "l1") || is_call_to(e, "l2"));
 }
 
-/* The unit in which values of dimension dim, largest magnitude big, are shown:
- * writes it ("mV"; "" without a unit) and returns the factor from SI. */
-static double shown_unit(Dim dim, double big, char *unit, size_t n)
-{
-    unit[0] = 0;
-    if (units_is_none(dim))
-        return 1;
-    bool usable = isfinite(big) && big > 0;
-    char buf[96];
-    units_format(usable ? big : 1, dim, buf, sizeof buf);
-    char *end;
-    double mantissa = strtod(buf, &end);
-    while (*end == ' ')
-        end++;
-    if (end[0] == 'u' && end[1])
-        snprintf(unit, n, "\xc2\xb5%s", end + 1);   /* micro: µ */
-    else
-        snprintf(unit, n, "%s", end);
-    if (!usable || !(mantissa != 0))
-        return 1;
-    return pow(10, round(log10(fabs(mantissa) / big)));
-}
-
 static double max_abs(const double *v, int64_t n)
 {
     double m = 0;
@@ -426,7 +403,7 @@ static bool add_traces(PlotFigure *f, Runtime *rt, const Env *env, const Node *e
     Ref one;
     bool has_unit = single_ref(env, e, &one);
     char unit[64] = "", ylabel[256], title[512];
-    double scale = has_unit ? shown_unit(one.dim, max_abs(s.y, s.nseries * s.nt), unit, sizeof unit) : 1;
+    double scale = has_unit ? units_shown(one.dim, max_abs(s.y, s.nseries * s.nt), unit, sizeof unit) : 1;
     char *text = text_of(e);
     const Node *bare = e->kind == AST_INDEX ? e->a : e;
     if (has_unit && bare->kind == AST_NAME && s.base && !is_reduction(e)) {
@@ -493,7 +470,7 @@ static bool add_phase(PlotFigure *f, Runtime *rt, const Env *env, const Node *e,
         }
         Ref one;
         unit[k][0] = 0;
-        scale[k] = single_ref(env, side[k], &one) ? shown_unit(one.dim, max_abs(s[k].y, s[k].nt), unit[k], sizeof unit[k]) : 1;
+        scale[k] = single_ref(env, side[k], &one) ? units_shown(one.dim, max_abs(s[k].y, s[k].nt), unit[k], sizeof unit[k]) : 1;
         label(lab[k], sizeof lab[k], text[k], unit[k]);
         for (int64_t i = 0; i < s[k].nt; i++)
             s[k].y[i] *= scale[k];
@@ -569,7 +546,7 @@ static bool add_matrix(PlotFigure *f, Runtime *rt, const Env *env, const Node *e
         for (int64_t k = 0; k < rows * cols; k++)
             m[k] = t->data[k];
         char unit[64] = "", zlabel[256], xlabel[192], ylabel[192];
-        double scale = has_unit ? shown_unit(dim, max_abs(m, rows * cols), unit, sizeof unit) : 1;
+        double scale = has_unit ? units_shown(dim, max_abs(m, rows * cols), unit, sizeof unit) : 1;
         for (int64_t k = 0; k < rows * cols; k++)
             m[k] *= scale;
         const char *what = text;
@@ -639,7 +616,7 @@ static bool add_hist(PlotFigure *f, Runtime *rt, const Env *env, const Node *e, 
         dim = one.dim;
     }
     char unit[64] = "", xlabel[256];
-    double scale = has_unit ? shown_unit(dim, max_abs(v, t->size), unit, sizeof unit) : 1;
+    double scale = has_unit ? units_shown(dim, max_abs(v, t->size), unit, sizeof unit) : 1;
     for (int64_t k = 0; k < t->size; k++)
         v[k] *= scale;
     char *text = text_of(e), *xtext = text_of(x);

@@ -465,3 +465,24 @@ void units_format(double value, Dim d, char *buf, size_t n)
     else
         format_prefixed(value, shown, buf, n);
 }
+
+double units_shown(Dim d, double big, char *unit, size_t n)
+{
+    unit[0] = 0;
+    if (units_is_none(d))
+        return 1;
+    bool usable = isfinite(big) && big > 0;
+    char buf[96];
+    units_format(usable ? big : 1, d, buf, sizeof buf);
+    char *end;
+    double mantissa = strtod(buf, &end);
+    while (*end == ' ')
+        end++;
+    if (end[0] == 'u' && end[1])
+        snprintf(unit, n, "\xc2\xb5%s", end + 1);   /* micro: µ */
+    else
+        snprintf(unit, n, "%s", end);
+    if (!usable || !(mantissa != 0))
+        return 1;
+    return pow(10, round(log10(fabs(mantissa) / big)));
+}

@@ -316,6 +316,24 @@ static void test_format(void)
     CHECK_STR(small, "1.5 V");
 }
 
+/* One unit for an array (units_shown): chosen for its largest magnitude. */
+static void test_shown(void)
+{
+    char unit[64];
+    CHECK(units_shown(units_voltage(), 0.0641, unit, sizeof unit) == 1000);
+    CHECK_STR(unit, "mV");
+    CHECK(units_shown(units_current(), 1e-12, unit, sizeof unit) == 1e12);
+    CHECK_STR(unit, "pA");
+    CHECK(units_shown(units_current(), 2e-6, unit, sizeof unit) == 1e6);
+    CHECK_STR(unit, "\xc2\xb5" "A");
+    CHECK(units_shown(units_time(), 2, unit, sizeof unit) == 1);
+    CHECK_STR(unit, "s");
+    CHECK(units_shown(units_voltage(), 0, unit, sizeof unit) == 1);   /* all zero: no prefix */
+    CHECK_STR(unit, "V");
+    CHECK(units_shown(units_none(), 5e-3, unit, sizeof unit) == 1);
+    CHECK_STR(unit, "");
+}
+
 static void test_names(void)
 {
     Dim t = units_time();
@@ -420,6 +438,7 @@ int main(void)
     test_dims();
     test_parse();
     test_format();
+    test_shown();
     test_names();
     test_kinds();
     return check_done("test_units");
