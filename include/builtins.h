@@ -27,7 +27,8 @@ typedef enum BuiltinUnitRule {
 
 typedef struct Param {
     Name name;
-    const Node *def;        /* default value, or NULL when required */
+    const Node *def;        /* default value, or NULL when required or optional */
+    bool optional;          /* a built-in's `b = none`: may be left out, and is then absent */
 } Param;
 
 typedef struct ParamList {
@@ -54,8 +55,9 @@ const Builtin *builtin_at(int i);       /* NULL past the end: for listing */
 const char *builtin_kind_word(BuiltinKind k);   /* "function", "task", ... */
 
 /* Binds call->list to params: out[i] is the argument node for params.v[i], or its
- * default, or NULL. Reports unknown, duplicate, missing and surplus arguments at
- * their spans, naming `callee`. Returns false on any error. out has params.n slots. */
+ * default, or NULL (an optional parameter left out: max(x) has no b). Reports
+ * unknown, duplicate, missing and surplus arguments at their spans, naming
+ * `callee`. Returns false on any error. out has params.n slots. */
 bool builtin_bind(const char *callee, ParamList params, const Node *call, const Node **out, Diags *d);
 
 #endif

@@ -50,8 +50,12 @@ void builtins_init(void)
         }
         diags_fini(&d);
         const NodeList *ps = &prog->body.v[0]->list;
-        for (int k = 0; k < ps->n; k++)
-            *next++ = (Param){ ps->v[k]->name, ps->v[k]->a };
+        /* `b = none` marks an optional parameter: max(x) is a reduction, max(a, b) elementwise */
+        for (int k = 0; k < ps->n; k++) {
+            const Node *def = ps->v[k]->a;
+            bool optional = def && def->kind == AST_NAME && strcmp(def->name, "none") == 0;
+            *next++ = (Param){ ps->v[k]->name, optional ? NULL : def, optional };
+        }
         b->params.n = ps->n;
     }
 }
@@ -157,7 +161,7 @@ bool builtin_bind(const char *callee, ParamList params, const Node *call, const 
             continue;
         if (params.v[i].def) {
             out[i] = params.v[i].def;
-        } else if (!rejected) {   /* a rejected argument was likely meant for it */
+        } else if (!rejected && !params.v[i].optional) {   /* a rejected argument was likely meant for it */
             diag_error(d, call->span, "%s needs a value for '%s'", callee, params.v[i].name);
             ok = false;
         }

@@ -551,6 +551,8 @@ static bool check_expr(Checker *c, const Node *e, ExprPlace place, ExprType *t)
                 ExprType first = { 0 };
                 for (int i = 0; i < b->params.n; i++) {
                     ExprType at;
+                    if (!args[i])
+                        continue;
                     if (!check_expr(c, args[i], place, &at))
                         return false;
                     constant = constant && at.constant;
@@ -565,7 +567,8 @@ static bool check_expr(Checker *c, const Node *e, ExprPlace place, ExprType *t)
                     return true;
                 }
                 bool reduces = b->kind == B_COST || !strcmp(b->name, "sum") || !strcmp(b->name, "mean") ||
-                               !strcmp(b->name, "l1") || !strcmp(b->name, "l2");
+                               !strcmp(b->name, "l1") || !strcmp(b->name, "l2") ||
+                               ((!strcmp(b->name, "max") || !strcmp(b->name, "min")) && !args[1]);
                 *t = first;
                 t->constant = false;
                 if (reduces)

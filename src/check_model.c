@@ -242,6 +242,16 @@ static DimVal infer_builtin_call(Body *b, const Node *e, const Builtin *fn)
     const Node *args[8];
     if (fn->params.n > 8 || !builtin_bind(fn->name, fn->params, e, args, b->report ? b->c->diags : &(Diags){ 0 }))
         return free_dim();
+    for (int i = 1; i < fn->params.n; i++)
+        if (!args[i]) {   /* max(x): the largest element, of no one neuron */
+            if (b->report) {
+                diag_error(b->c->diags, e->span, "%s(%s) with one argument is the %s element of a value, which an equation cannot use",
+                           fn->name, fn->params.v[0].name, fn->name[1] == 'a' ? "largest" : "smallest");
+                diag_hint(b->c->diags, "for the %s of two values, element by element, write %s(a, b)",
+                          fn->name[1] == 'a' ? "larger" : "smaller", fn->name);
+            }
+            return free_dim();
+        }
     DimVal first = fn->params.n ? infer(b, args[0]) : free_dim();
     switch (fn->rule) {
     case U_NONE:
@@ -1034,7 +1044,7 @@ ModelInfo *check_model_body(Checker *c, Node *decl)
         for (int j = 0; j < i; j++)
             if (info->params[j].name == p->name)
                 diag_error(c->diags, p->name_span, "parameter '%s' is listed twice", p->name);
-        info->params[i] = (Param){ p->name, p->a };
+        info->params[i] = (Param){ .name = p->name, .def = p->a };
         Value v;
         if (p->a && check_eval(c, p->a, &v) && v.kind == V_NUM)
             info->param_dims[i] = v.dim;

@@ -48,10 +48,16 @@ static bool shaped_like_mask(const CostCtx *c, int node)
  * ops weigh theirs (ops.h): with M the weights and sum(M) over the batch's
  * entries,
  *   sum(x)  -> sum(M * x)           l1(x) -> sum(M * |x|)     l2(x) -> sum(M * x^2)
- *   mean(x) -> sum(M * x) / sum(M)  (0 where sum(M) = 0: that step counts for nothing) */
+ *   mean(x) -> sum(M * x) / sum(M)  (0 where sum(M) = 0: that step counts for nothing)
+ *   max(x)  -> max over the entries where M != 0 (-inf when there are none); min alike */
 static int masked_reduction(CostCtx *c, OpKind op, int x, Span at)
 {
     Graph *g = c->g;
+    if (op == OP_MAX_ALL || op == OP_MIN_ALL) {
+        int in[3] = { c->where, x, graph_const(g, op == OP_MAX_ALL ? -INFINITY : INFINITY) };
+        int kept = graph_op(g, OP_WHERE, NULL, 3, in, c->d, at);
+        return kept < 0 ? -1 : graph_op1(g, op, kept, c->d, at);
+    }
     if (op == OP_L1)
         x = graph_op1(g, OP_ABS, x, c->d, at);
     else if (op == OP_L2)
@@ -79,7 +85,7 @@ static int call(CostCtx *c, const Node *e)
         { "l2", OP_L2, false }, { "tanh", OP_TANH, false }, { "sigmoid", OP_SIGMOID, false },
         { "relu", OP_RELU, false }, { "exp", OP_EXP, false }, { "log", OP_LOG, false }, { "abs", OP_ABS, false },
         { "square", OP_SQUARE, false }, { "sqrt", OP_SQRT, false }, { "stop", OP_STOP, false },
-        { "softplus", OP_SOFTPLUS, false },
+        { "softplus", OP_SOFTPLUS, false }, { "max", OP_MAX_ALL, false }, { "min", OP_MIN_ALL, false },
     };
     for (size_t k = 0; k < sizeof map / sizeof *map; k++) {
         if (strcmp(map[k].name, f) != 0)
@@ -106,9 +112,13 @@ static int call(CostCtx *c, const Node *e)
             in[n++] = mk;
         }
         if (c->use_mask && n == 1 && shaped_like_mask(c, in[0]) &&
-            (map[k].op == OP_MEAN || map[k].op == OP_SUM || map[k].op == OP_L1 || map[k].op == OP_L2))
+            (map[k].op == OP_MEAN || map[k].op == OP_SUM || map[k].op == OP_L1 || map[k].op == OP_L2 ||
+             map[k].op == OP_MAX_ALL || map[k].op == OP_MIN_ALL))
             return masked_reduction(c, map[k].op, in[0], e->span);
-        int r = graph_op(c->g, map[k].op, NULL, n, in, c->d, e->span);
+        OpKind op = map[k].op;
+        if (n == 2 && (op == OP_MAX_ALL || op == OP_MIN_ALL))   /* max(a, b): element by element */
+            op = op == OP_MAX_ALL ? OP_MAX : OP_MIN;
+        int r = graph_op(c->g, op, NULL, n, in, c->d, e->span);
         return r;
     }
     char msg[160];

@@ -308,6 +308,7 @@ static Tensor *eval_tensor(Runtime *rt, const Env *env, const Node *e, Diags *d)
             { "log", OP_LOG }, { "sqrt", OP_SQRT }, { "abs", OP_ABS }, { "square", OP_SQUARE },
             { "sum", OP_SUM }, { "mean", OP_MEAN }, { "l1", OP_L1 }, { "l2", OP_L2 }, { "sin", OP_SIN },
             { "cos", OP_COS }, { "softplus", OP_SOFTPLUS }, { "linear", OP_COPY }, { "stop", OP_COPY },
+            { "max", OP_MAX_ALL }, { "min", OP_MIN_ALL },
         };
         for (size_t k = 0; k < sizeof fns / sizeof *fns; k++)
             if (e->a->kind == AST_NAME && strcmp(e->a->name, fns[k].name) == 0 && e->list.n == 1) {
@@ -318,6 +319,17 @@ static Tensor *eval_tensor(Runtime *rt, const Env *env, const Node *e, Diags *d)
                 tensor_free(a);
                 return y;
             }
+        if (e->a->kind == AST_NAME && (!strcmp(e->a->name, "max") || !strcmp(e->a->name, "min")) && e->list.n == 2) {
+            /* max(a, b), min(a, b): element by element */
+            Tensor *in[2] = { eval_tensor(rt, env, e->list.v[0], d), NULL };
+            if (!in[0])
+                return NULL;
+            in[1] = eval_tensor(rt, env, e->list.v[1], d);
+            Tensor *y = in[1] ? apply(e->a->name[1] == 'a' ? OP_MAX : OP_MIN, NULL, 2, in, d, e->span) : NULL;
+            tensor_free(in[0]);
+            tensor_free(in[1]);
+            return y;
+        }
         diag_error(d, e->span, "print cannot compute this call on model values");
         return NULL;
     }

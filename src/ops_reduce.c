@@ -1,5 +1,6 @@
-/* ops_reduce.c: sums and means, over everything or one axis, and the L1 / L2
- * penalties of costs (`cost calm = 1e-4 * mean(E.r ^ 2)`, `constrain l1(w)`).
+/* ops_reduce.c: sums and means, over everything or one axis, the L1 / L2
+ * penalties of costs (`cost calm = 1e-4 * mean(E.r ^ 2)`, `constrain l1(w)`), and
+ * the largest and smallest element (`print max(E.r)`, one-argument max and min).
  *
  * Sums accumulate in double whatever `real` is: a float sum over a million
  * neurons would otherwise lose the small terms. The batch axis is the first
@@ -165,6 +166,40 @@ static void l2_vjp(const OpCall *c)
         c->gin[0]->data[i] += g2 * c->in[0]->data[i];
 }
 
+/* The index of the first largest (or smallest) element of a[0..n), the first
+ * NaN if there is one (NumPy's max propagates NaN too); -1 when n is 0. */
+static int64_t extreme_at(const real *a, int64_t n, bool largest)
+{
+    int64_t k = n ? 0 : -1;
+    for (int64_t i = 0; i < n; i++) {
+        if (isnan(a[i]))
+            return i;
+        if (largest ? a[i] > a[k] : a[i] < a[k])
+            k = i;
+    }
+    return k;
+}
+
+static void extreme_fwd(const OpCall *c, bool largest)
+{
+    int64_t k = extreme_at(c->in[0]->data, c->in[0]->size, largest);
+    c->out->data[0] = k < 0 ? (real)NAN : c->in[0]->data[k];
+}
+static void extreme_vjp(const OpCall *c, bool largest)
+{
+    int64_t k = c->gin[0] ? extreme_at(c->in[0]->data, c->in[0]->size, largest) : -1;
+    if (k >= 0)
+        c->gin[0]->data[k] += c->gy->data[0];
+}
+
+/* y = max a                                ga[k] += gy, k the first largest */
+static void max_all_fwd(const OpCall *c) { extreme_fwd(c, true); }
+static void max_all_vjp(const OpCall *c) { extreme_vjp(c, true); }
+
+/* y = min a                                ga[k] += gy, k the first smallest */
+static void min_all_fwd(const OpCall *c) { extreme_fwd(c, false); }
+static void min_all_vjp(const OpCall *c) { extreme_vjp(c, false); }
+
 const Op ops_reduce_table[OP_COUNT] = {
     [OP_SUM] = { .shape = to_scalar_shape, .fwd = sum_fwd, .vjp = sum_vjp, .domain = { -2, 2 } },
     [OP_MEAN] = { .shape = to_scalar_shape, .fwd = mean_fwd, .vjp = mean_vjp, .domain = { -2, 2 } },
@@ -178,4 +213,8 @@ const Op ops_reduce_table[OP_COUNT] = {
                 .vjp_reads = OPS_READ_A, .domain = { -2, 2 } },
     [OP_L2] = { .shape = to_scalar_shape, .fwd = l2_fwd, .vjp = l2_vjp,
                 .vjp_reads = OPS_READ_A, .domain = { -2, 2 } },
+    [OP_MAX_ALL] = { .shape = to_scalar_shape, .fwd = max_all_fwd, .vjp = max_all_vjp,
+                     .vjp_reads = OPS_READ_A, .domain = { -2, 2 } },
+    [OP_MIN_ALL] = { .shape = to_scalar_shape, .fwd = min_all_fwd, .vjp = min_all_vjp,
+                     .vjp_reads = OPS_READ_A, .domain = { -2, 2 } },
 };

@@ -98,7 +98,7 @@ static bool across_rows(OpKind op)
 {
     switch (op) {
     case OP_MSE: case OP_CROSS_ENTROPY: case OP_NLL: case OP_BCE: case OP_SUM: case OP_MEAN:
-    case OP_L1: case OP_L2: case OP_SUM_BATCH: case OP_OUTER:
+    case OP_L1: case OP_L2: case OP_MAX_ALL: case OP_MIN_ALL: case OP_SUM_BATCH: case OP_OUTER:
         return true;
     default:
         return false;

@@ -13,10 +13,10 @@
  * been recorded by the last simulate; parameters and weights (E.tau, J.w) are
  * values now. The values themselves come from inspect_value_tensor, which slices
  * recordings [samples, B, n] on their last axis, so E.r[0:10] arrives as
- * [samples, B, 10] and E.r[3] as [samples, B]. The reductions mean, sum, l1 and l2
- * as the outermost call reduce over neurons only, so `plot mean(E.r)` is the
- * population mean over time (inside an expression they reduce everything, as in
- * print).
+ * [samples, B, 10] and E.r[3] as [samples, B]. The reductions mean, sum, l1, l2,
+ * max and min (with one argument) as the outermost call reduce over neurons
+ * only, so `plot mean(E.r)` is the population mean over time (inside an
+ * expression they reduce everything, as in print).
  *
  * Units: a panel whose item is one variable (possibly indexed or reduced) shows
  * its values in that variable's unit from the checker (VarInfo.dim, a synapse's
@@ -100,7 +100,8 @@ static bool is_call_to(const Node *e, const char *name)
 static bool is_reduction(const Node *e)
 {
     return e->kind == AST_CALL && e->list.n == 1 &&
-           (is_call_to(e, "mean") || is_call_to(e, "sum") || is_call_to(e, "l1") || is_call_to(e, "l2"));
+           (is_call_to(e, "mean") || is_call_to(e, "sum") || is_call_to(e, "l1") || is_call_to(e, "l2") ||
+            is_call_to(e, "max") || is_call_to(e, "min"));
 }
 
 static double max_abs(const double *v, int64_t n)
@@ -324,7 +325,7 @@ static bool series_eval(Runtime *rt, const Env *env, const Node *e, Series *s, D
         return false;
     bool ok;
     if (inner != e) {
-        /* mean, sum, l1, l2 over neurons at each sample and trial */
+        /* mean, sum, l1, l2, max, min over neurons at each sample and trial */
         const char *f = e->a->name;
         ok = t->rank >= 2 && t->dim[0] == nt;
         if (ok) {
@@ -337,7 +338,10 @@ static bool series_eval(Runtime *rt, const Env *env, const Node *e, Series *s, D
                 double acc = 0;
                 for (int64_t i = 0; i < k; i++) {
                     double v = t->data[(tt * B + 0) * k + i];
-                    acc += !strcmp(f, "l1") ? fabs(v) : !strcmp(f, "l2") ? v * v : v;
+                    if (!strcmp(f, "max") || !strcmp(f, "min"))
+                        acc = i == 0 || isnan(v) || (f[1] == 'a' ? v > acc : v < acc) ? v : acc;
+                    else
+                        acc += !strcmp(f, "l1") ? fabs(v) : !strcmp(f, "l2") ? v * v : v;
                 }
                 s->y[tt] = !strcmp(f, "mean") ? acc / (double)k : acc;
             }

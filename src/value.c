@@ -190,7 +190,8 @@ static bool eval_call(const EvalScope *s, const Node *e, Value *out, Diags *d)
     if (b->params.n > MAX_FUNC_ARGS || !builtin_bind(b->name, b->params, e, args, d))
         return false;
     Value v[MAX_FUNC_ARGS];
-    for (int i = 0; i < b->params.n; i++)
+    int given = 0;   /* max(x) leaves b out */
+    for (int i = 0; i < b->params.n && args[i]; i++, given++)
         if (!value_eval(s, args[i], &v[i], d) || !need_number(&v[i], args[i], b->name, d))
             return false;
     const char *f = b->name;
@@ -203,7 +204,7 @@ static bool eval_call(const EvalScope *s, const Node *e, Value *out, Diags *d)
         return false;
     }
     if (b->rule == U_SAME)
-        for (int i = 1; i < b->params.n; i++)
+        for (int i = 1; i < given; i++)
             if (!same_units(&v[0], &v[i], args[0], args[i], args[i], "combine", d))
                 return false;
     double y;
@@ -228,8 +229,8 @@ static bool eval_call(const EvalScope *s, const Node *e, Value *out, Diags *d)
         }
         y = sqrt(x);
         units_pow(v[0].dim, 0.5, &dim);
-    } else if (!strcmp(f, "min")) y = fmin(x, v[1].num);
-    else if (!strcmp(f, "max")) y = fmax(x, v[1].num);
+    } else if (!strcmp(f, "min")) y = given == 1 ? x : fmin(x, v[1].num);
+    else if (!strcmp(f, "max")) y = given == 1 ? x : fmax(x, v[1].num);
     else if (!strcmp(f, "clip")) y = fmin(fmax(x, v[1].num), v[2].num);
     else if (!strcmp(f, "step")) y = x > 0;
     else if (!strcmp(f, "sign")) y = (x > 0) - (x < 0);

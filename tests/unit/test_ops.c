@@ -143,6 +143,8 @@ static int cases_for(const Op *op, int64_t B, Case *cs)
     case OP_MEAN:
     case OP_L1:
     case OP_L2:
+    case OP_MAX_ALL:
+    case OP_MIN_ALL:
     case OP_SUM_LAST:
     case OP_MEAN_LAST:
     case OP_SOFTMAX:
@@ -417,6 +419,14 @@ static bool ref_forward(const Op *op, const Case *cs, Tensor *const *in, Tensor 
         for (int64_t e = 0; e < a->size; e++)
             s += op->kind == OP_L1 ? fabs(at(a, e)) : op->kind == OP_L2 ? at(a, e) * at(a, e) : at(a, e);
         w[0] = (real)(op->kind == OP_MEAN ? s / (double)a->size : s);
+        return true;
+    }
+    case OP_MAX_ALL:
+    case OP_MIN_ALL: {
+        double best = at(a, 0);
+        for (int64_t e = 1; e < a->size; e++)
+            best = op->kind == OP_MAX_ALL ? fmax(best, at(a, e)) : fmin(best, at(a, e));
+        w[0] = (real)best;
         return true;
     }
     case OP_SUM_BATCH:
