@@ -278,9 +278,10 @@ typedef enum ExprPlace { IN_PRINT, IN_RECORD, IN_PLOT, IN_COST, IN_SAVE, IN_ANAL
 typedef struct ExprType {
     bool constant;
     Value value;
-    int rank;            /* 0: scalar; for a population variable 1: [n]; a weight 2: [post, pre] */
+    int rank;            /* 0: scalar; for a population variable 1: [n] (in print [trial, n]: as_printed); a weight 2: [post, pre] */
     int64_t dim[4];      /* -1 where unknown */
     bool time_series;    /* recorded over time */
+    int lead;            /* in print: leading axes of trials (and time) before the neurons */
 } ExprType;
 
 static const char *place_word(ExprPlace p)
@@ -413,19 +414,30 @@ static bool check_index(Checker *c, const Node *e, ExprPlace place, ExprType *t)
         *t = (ExprType){ .constant = true, .value = v };
         return true;
     }
+    if (place == IN_PRINT && t->lead && e->list.n > t->rank && t->rank < 4) {
+        /* a recording has a time axis before the trials: E.r[t, b, i] */
+        memmove(t->dim + 1, t->dim, (size_t)t->rank * sizeof *t->dim);
+        t->dim[0] = -1;
+        t->rank++;
+        t->lead++;
+    }
     if (e->list.n > t->rank) {
         diag_error(c->diags, e->span, "too many indices: this has %d dimension%s", t->rank, t->rank == 1 ? "" : "s");
         return false;
     }
+    /* print indexes the trailing axes, as it runs (E.r[0:10] picks neurons of [trial, n]) */
+    int first = place == IN_PRINT ? t->rank - e->list.n : 0;
     ExprType out = *t;
     int kept = 0;
+    out.lead = 0;
     for (int i = 0; i < t->rank; i++) {
         int64_t n = t->dim[i];
-        if (i >= e->list.n) {
+        if (i < first || i >= first + e->list.n) {
+            out.lead += i < t->lead;
             out.dim[kept++] = n;
             continue;
         }
-        const Node *ix = e->list.v[i];
+        const Node *ix = e->list.v[i - first];
         if (ix->kind == AST_SLICE) {
             int64_t lo = 0, hi = n;
             Value v;
@@ -451,6 +463,7 @@ static bool check_index(Checker *c, const Node *e, ExprPlace place, ExprType *t)
                 diag_error(c->diags, ix->span, "slice %lld:%lld is outside 0:%lld", (long long)lo, (long long)hi, (long long)n);
                 return false;
             }
+            out.lead += i < t->lead;
             out.dim[kept++] = hi - lo;
         } else {
             Value v;
@@ -468,6 +481,57 @@ static bool check_index(Checker *c, const Node *e, ExprPlace place, ExprType *t)
     out.rank = kept;
     *t = out;
     return true;
+}
+
+/* A model value as print reads it from the run: a population's variable, an
+ * input or an output is [trial, n] now, or [time, trial, n] when recorded (one
+ * leading axis of unknown size stands for either); a parameter is one value, or
+ * one per neuron when drawn. Synapse weights are as the checker gave them. */
+static void as_printed(const Checker *c, const Node *e, ExprType *t)
+{
+    const Node *owner = e->kind == AST_MEMBER ? e->a : e;
+    Decl *d = owner->kind == AST_NAME ? env_lookup(c->env, owner->name) : NULL;
+    if (!d || (d->kind != D_POPULATION && d->kind != D_INPUT && d->kind != D_OUTPUT))
+        return;
+    if (e->kind == AST_MEMBER && d->model && d->model->info) {
+        const ModelInfo *info = d->model->info;
+        for (int i = 0; i < info->nparams; i++)
+            if (info->params[i].name == e->name) {
+                *t = (ExprType){ .rank = 1, .dim = { -1, -1, -1, -1 } };
+                return;
+            }
+    }
+    int64_t n = t->dim[0];
+    *t = (ExprType){ .rank = 2, .dim = { -1, n, -1, -1 }, .lead = 1 };
+}
+
+/* [?, 4] for messages: ? where the size is not known before the run. */
+static const char *shape_text(const ExprType *t, char *buf, size_t n)
+{
+    size_t len = (size_t)snprintf(buf, n, "[");
+    for (int i = 0; i < t->rank && len < n; i++) {
+        if (t->dim[i] >= 0)
+            len += (size_t)snprintf(buf + len, n - len, "%s%lld", i ? ", " : "", (long long)t->dim[i]);
+        else
+            len += (size_t)snprintf(buf + len, n - len, "%s?", i ? ", " : "");
+    }
+    if (len < n)
+        snprintf(buf + len, n - len, "]");
+    return buf;
+}
+
+/* The shape of a constant list: [1, 2] is [2], [[1, 2], [3, 4]] is [2, 2];
+ * anything else (a number, a ragged list) keeps rank 0. */
+static void list_shape(ExprType *t)
+{
+    const Value *v = &t->value;
+    t->rank = 0;
+    while (v->kind == V_LIST && t->rank < 4) {
+        t->dim[t->rank++] = v->n;
+        if (v->n == 0)
+            break;
+        v = &v->items[0];
+    }
 }
 
 static bool check_expr(Checker *c, const Node *e, ExprPlace place, ExprType *t)
@@ -524,6 +588,8 @@ static bool check_expr(Checker *c, const Node *e, ExprPlace place, ExprType *t)
         case D_OUTPUT:
             t->rank = 1;
             t->dim[0] = d->size;
+            if (place == IN_PRINT)
+                as_printed(c, e, t);
             return true;
         case D_COST:
             t->rank = 0;
@@ -537,7 +603,11 @@ static bool check_expr(Checker *c, const Node *e, ExprPlace place, ExprType *t)
         }
     }
     case AST_MEMBER:
-        return check_member(c, e, place, t);
+        if (!check_member(c, e, place, t))
+            return false;
+        if (place == IN_PRINT)
+            as_printed(c, e, t);
+        return true;
     case AST_INDEX:
         return check_index(c, e, place, t);
     case AST_CALL: {
@@ -572,7 +642,7 @@ static bool check_expr(Checker *c, const Node *e, ExprPlace place, ExprType *t)
                 *t = first;
                 t->constant = false;
                 if (reduces)
-                    t->rank = 0;
+                    t->rank = t->lead = 0;
                 return true;
             }
             if (b && b->kind != B_FUNC) {
@@ -616,15 +686,28 @@ static bool check_expr(Checker *c, const Node *e, ExprPlace place, ExprType *t)
             *t = (ExprType){ .constant = true, .value = v };
             return true;
         }
+        if (place == IN_PRINT && a.constant != b.constant)   /* E.r + [1, 2] */
+            list_shape(a.constant ? &a : &b);
         if (e->op == '@') {
             if (a.rank < 1 || b.rank < 1) {
                 diag_error(c->diags, e->span, "'@' needs a matrix or a vector on each side");
                 return false;
             }
+            if (b.lead) {   /* E.r @ E.r: [trial, n] has trials, not neurons, first */
+                char sa[64], sb[64];
+                diag_error(c->diags, e->span, "cannot multiply %s by %s: %.*s, on the right of '@', starts with its trials, not its neurons (a model value is [trial, n], or [time, trial, n] when recorded)",
+                           shape_text(&a, sa, sizeof sa), shape_text(&b, sb, sizeof sb), (int)e->b->span.len,
+                           e->b->span.file->text + e->b->span.off);
+                if (a.lead)   /* two model values: their product summed over neurons */
+                    diag_hint(c->diags, "for the sum over neurons of a product, write sum(%.*s * %.*s)", (int)e->a->span.len,
+                              e->a->span.file->text + e->a->span.off, (int)e->b->span.len, e->b->span.file->text + e->b->span.off);
+                return false;
+            }
             int64_t inner_a = a.dim[a.rank - 1], inner_b = b.dim[0];
             if (inner_a >= 0 && inner_b >= 0 && inner_a != inner_b) {
-                diag_error(c->diags, e->span, "cannot multiply [%lld, %lld] by [%lld, ...]: %lld != %lld",
-                           (long long)a.dim[0], (long long)inner_a, (long long)inner_b, (long long)inner_a, (long long)inner_b);
+                char sa[64], sb[64];
+                diag_error(c->diags, e->span, "cannot multiply %s by %s: %lld != %lld", shape_text(&a, sa, sizeof sa),
+                           shape_text(&b, sb, sizeof sb), (long long)inner_a, (long long)inner_b);
                 return false;
             }
             *t = a;
@@ -643,6 +726,7 @@ static bool check_expr(Checker *c, const Node *e, ExprPlace place, ExprType *t)
         }
         *t = *big;
         t->constant = false;
+        t->lead = a.lead > b.lead ? a.lead : b.lead;
         return true;
     }
     case AST_VS:

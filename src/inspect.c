@@ -190,6 +190,48 @@ static Tensor *apply(OpKind op, const OpAttr *attr, int n, Tensor **in, Diags *d
     return y;
 }
 
+/* A constant list as a tensor: [1, 2] is [2], [[1, 2], [3, 4]] is [2, 2]. */
+static Tensor *list_tensor(const Env *env, const Node *e, Diags *d)
+{
+    Diags quiet;
+    diags_init(&quiet);
+    Arena a;
+    arena_init(&a);
+    Checker c = { .env = (Env *)env, .arena = &a, .diags = &quiet };
+    Value v;
+    bool ok = check_eval(&c, e, &v);
+    int rank = 0, errors = d->errors;
+    int64_t dim[TENSOR_MAX_RANK];
+    for (const Value *x = &v; ok && x->kind == V_LIST && rank < TENSOR_MAX_RANK; x = x->n ? &x->items[0] : NULL) {
+        dim[rank++] = x->n;
+        if (!x->n)
+            break;
+    }
+    Tensor *t = ok && rank ? tensor_new("list", rank, dim, d, e->span) : NULL;
+    /* walk the elements in order; a ragged list or a non-number fails */
+    for (int64_t i = 0; t && i < t->size; i++) {
+        const Value *x = &v;
+        int64_t rem = i, stride = t->size;
+        for (int k = 0; k < rank && x; k++) {
+            stride /= dim[k];
+            int64_t j = rem / stride;
+            rem %= stride;
+            x = x->kind == V_LIST && x->n == dim[k] ? &x->items[j] : NULL;
+        }
+        if (!x || x->kind != V_NUM) {
+            tensor_free(t);
+            t = NULL;
+            break;
+        }
+        t->data[i] = (real)x->num;
+    }
+    if (!t && d->errors == errors)
+        diag_error(d, e->span, "print can use a list of numbers, or of lists of numbers of one length, with model values");
+    arena_fini(&a);
+    diags_fini(&quiet);
+    return t;
+}
+
 static Tensor *eval_tensor(Runtime *rt, const Env *env, const Node *e, Diags *d)
 {
     switch (e->kind) {
@@ -260,6 +302,8 @@ static Tensor *eval_tensor(Runtime *rt, const Env *env, const Node *e, Diags *d)
         tensor_free(base);
         return out;
     }
+    case AST_LIST:
+        return list_tensor(env, e, d);
     case AST_UNARY: {
         Tensor *a = eval_tensor(rt, env, e->a, d);
         if (!a)
