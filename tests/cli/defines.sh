@@ -145,6 +145,13 @@ err <<'X'
    1 | (1
      |   ^
 X
+run 2 -D g=1e400 lets.cajal
+out </dev/null
+err <<'X'
+<command line>:1:1: error: number too large: 1e400 is more than the largest number, about 1.8e308
+   1 | 1e400
+     | ^^^^^
+X
 run 1 -D N=zzzz --check lets.cajal
 err_head 3 <<'X'
 <command line>:1:1: error: unknown name 'zzzz'
