@@ -115,6 +115,8 @@ void help_man_page(FILE *out)
           ".TP\n\\-I \\fIDIR\\fR\nlook for imported modules in DIR (also $CAJAL_PATH)\n"
           ".TP\n\\-\\-check \\fIFILE\\fR\nparse and check without running\n"
           ".TP\n\\-\\-seed \\fIN\\fR\nseed of the random generator\n"
+          ".TP\n\\-\\-stats\nprint each run's timing and memory on stderr\n"
+          ".TP\n\\-\\-dump\\-ast \\fIFILE\\fR\nprint the syntax tree of FILE\n"
           ".TP\n\\-\\-help, \\-\\-version\n"
           ".SH EXIT STATUS\n0 on success, 1 for an error in the script, 2 for a usage error.\n"
           ".SH LANGUAGE\n", out);

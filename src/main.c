@@ -191,6 +191,13 @@ int main(int argc, char **argv)
         free(snippets);
         return finish(&in, EXIT_USAGE);
     }
+    if (check_only && i < argc) {
+        /* a script's own arguments mean nothing to a check: a second name is a file */
+        fprintf(stderr, "cajal: --check takes one file, and '%s' follows '%s'; check each with its own cajal --check\n", argv[i],
+                script);
+        free(snippets);
+        return finish(&in, EXIT_USAGE);
+    }
     if (script && nsnippets) {
         fprintf(stderr, "cajal: give either a FILE or -e, not both\n");
         free(snippets);

@@ -113,5 +113,18 @@ run 2 -e 'print 1' --check "$tmp/ok.cajal"
 err <<'X'
 cajal: give either a FILE or -e, not both
 X
+# --check checks one file: a second is not silently skipped.
+run 2 --check "$tmp/ok.cajal" "$tmp/bad.cajal"
+err <<X
+cajal: --check takes one file, and '$tmp/bad.cajal' follows '$tmp/ok.cajal'; check each with its own cajal --check
+X
+out </dev/null
+
+# The man page lists every option --help lists.
+run 0 --man
+for opt in -e -D -I --check --seed --stats --dump-ast --help --version; do
+    roff=$(printf '%s' "$opt" | sed 's/-/\\-/g')
+    grep -q -F -- "$roff" "$tmp/out" || fail "cajal --man does not list $opt"
+done
 
 [ "$failed" = 0 ]
