@@ -655,6 +655,60 @@ static bool continues_expression(yysymbol_kind_t t)
     }
 }
 
+/* What the clause a word opens takes, when that word is all the clause has. */
+static const char *clause_needs(int word)
+{
+    switch (word) {
+    case FOR: return "a duration, as in for 100ms or for 500 steps";
+    case DT: return "a time step, as in dt 0.1ms";
+    case EVERY: return "an interval, as in every 1ms";
+    case BATCH: return "a number of trials, as in batch 32";
+    default: return NULL;
+    }
+}
+
+static bool is_word(const char *token)
+{
+    return token[0] == '\'' && token[1] >= 'a' && token[1] <= 'z';
+}
+
+/* Where more tokens fit than can be listed: at a statement's start, a body's
+ * line, or after a statement's clauses. Rewrites words (k of them) and *lead
+ * into a short list; returns how many words are left. */
+static int summarize_expected(const yysymbol_kind_t *expected, int n, const char **words, int k, const char **lead,
+                              char *clauses, size_t clauses_n)
+{
+    bool statement = false, body = false;
+    for (int i = 0; i < n; i++) {
+        statement = statement || expected[i] == YYSYMBOL_LET;
+        body = body || expected[i] == YYSYMBOL_INIT;
+    }
+    int kept = 0;
+    if (statement || body) {
+        /* only a closing '}' is worth naming beside "a statement" */
+        *lead = statement ? "a statement" : "an equation or a body statement (out, state, init, ...)";
+        for (int i = 0; i < k; i++)
+            if (!strcmp(words[i], "'}'"))
+                words[kept++] = words[i];
+        return kept;
+    }
+    size_t len = (size_t)snprintf(clauses, clauses_n, "a clause (");
+    int nclauses = 0;
+    for (int i = 0; i < k; i++) {
+        if (is_word(words[i]) && len < clauses_n) {
+            len += (size_t)snprintf(clauses + len, clauses_n - len, "%s%.*s", nclauses++ ? ", " : "",
+                                    (int)strlen(words[i]) - 2, words[i] + 1);
+        } else if (!is_word(words[i])) {
+            words[kept++] = words[i];
+        }
+    }
+    if (nclauses && len < clauses_n) {
+        snprintf(clauses + len, clauses_n - len, ")");
+        words[kept++] = clauses;
+    }
+    return kept;
+}
+
 static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, LexState *lx)
 {
     yysymbol_kind_t bad = yypcontext_token(ctx);
@@ -737,7 +791,14 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, LexStat
                        : name ? "a name"
                        : string ? (lx->stmt == IMPORT ? "a module name in quotes" : "a file name in quotes")
                        : NULL;
+    if (expr && clause_needs(lx->before_last))
+        lead = clause_needs(lx->before_last);
+    char clauses[256];
     int listed = k + (lead ? 1 : 0);
+    if (listed > MAX_LISTED) {
+        k = summarize_expected(expected, n, words, k, &lead, clauses, sizeof clauses);
+        listed = k + (lead ? 1 : 0);
+    }
     if (listed > 0 && listed <= MAX_LISTED) {
         len += snprintf(msg + len, sizeof msg - (size_t)len, "; expected ");
         int j = 0;

@@ -62,6 +62,9 @@ bool interp_load_prelude(Interp *in);
  * INTERP_INCOMPLETE (REPL only) means the input ended inside an open construct
  * and nothing was run. */
 InterpStatus interp_exec(Interp *in, SourceFile *f);
+/* The same for several sources run as one (the -e snippets): all are parsed
+ * and checked, and -D checked against their lets, before the first runs. */
+InterpStatus interp_exec_all(Interp *in, SourceFile *const *f, int n);
 
 /* Runs a script file: a missing, unreadable or directory path is reported. */
 InterpStatus interp_exec_file(Interp *in, const char *path);

@@ -259,7 +259,13 @@ static bool eval_quantity(Checker *c, const Node *e, Dim want, const char *what,
                       v.num, v.num);
         return false;
     }
-    if (positive ? !(v.num > 0) : !(v.num >= 0) || !isfinite(v.num)) {
+    if (!isfinite(v.num) && !isnan(v.num)) {
+        char buf[64];
+        value_format(&v, buf, sizeof buf);
+        diag_error(c->diags, e->span, "%s is not finite: %s", what, buf);
+        return false;
+    }
+    if (positive ? !(v.num > 0) : !(v.num >= 0)) {
         char buf[64];
         value_format(&v, buf, sizeof buf);
         diag_error(c->diags, e->span, "%s must be %s, not %s", what, positive ? "positive" : "zero or more", buf);

@@ -376,7 +376,8 @@ static DimVal infer(Body *b, const Node *e)
         case '+':
         case '-':
             y = infer(b, e->b);
-            return unify(b, x, y, e->span, e->op == '+' ? "add" : "subtract");
+            /* the message names the term added, and points at it */
+            return unify(b, x, y, e->b->span, e->op == '+' ? "add" : "subtract");
         case '*':
             return mul(x, infer(b, e->b), false);
         case '/':

@@ -38,6 +38,20 @@ static const struct {
     { "credit", B_CREDIT },
 };
 
+bool help_has(const char *name)
+{
+    for (int i = 0; i < NPAGES; i++)
+        if (strcmp(pages[i].topic, name) == 0)
+            return true;
+    for (size_t i = 0; i < sizeof kind_topics / sizeof *kind_topics; i++)
+        if (strcmp(kind_topics[i].topic, name) == 0)
+            return true;
+    for (int i = 0; builtin_at(i); i++)
+        if (strcmp(builtin_at(i)->name, name) == 0)
+            return true;
+    return false;
+}
+
 bool help_show(FILE *out, const char *topic)
 {
     while (topic && *topic == ' ')
@@ -49,7 +63,8 @@ bool help_show(FILE *out, const char *topic)
         fprintf(out, "\nBuilt-ins by kind:\n ");
         for (size_t i = 0; i < sizeof kind_topics / sizeof *kind_topics; i++)
             fprintf(out, " %s", kind_topics[i].topic);
-        fprintf(out, "\nREPL commands: :help [TOPIC]  :names  :load FILE  :reset  :quit\n");
+        fprintf(out, "\nREPL commands: :help [TOPIC]  :names  :load FILE  :set plot MODE  :reset  :quit\n"
+                     "Models and rules of the prelude (Rate, LIF, hebb, oja, ...) and your own: :help NAME\n");
         return true;
     }
     char name[64];
@@ -83,9 +98,10 @@ bool help_show(FILE *out, const char *topic)
         cands[k++] = builtin_at(i)->name;
     const char *near = diag_closest(name, cands, k);
     if (near)
-        fprintf(out, "no help for '%s'; did you mean '%s'?\n", name, near);
+        fprintf(out, "no help for '%s'; did you mean '%s'? (:names lists what is declared; docs/language.md is the reference)\n",
+                name, near);
     else
-        fprintf(out, "no help for '%s'; :help lists the topics\n", name);
+        fprintf(out, "no help for '%s'; :help lists the topics, :names what is declared, docs/language.md the language\n", name);
     return false;
 }
 
@@ -115,6 +131,8 @@ void help_man_page(FILE *out)
           ".TP\n\\-I \\fIDIR\\fR\nlook for imported modules in DIR (also $CAJAL_PATH)\n"
           ".TP\n\\-\\-check \\fIFILE\\fR\nparse and check without running\n"
           ".TP\n\\-\\-seed \\fIN\\fR\nseed of the random generator\n"
+          ".TP\n\\-\\-stats\nprint each run's timing and memory on stderr\n"
+          ".TP\n\\-\\-dump\\-ast \\fIFILE\\fR\nprint the syntax tree of FILE\n"
           ".TP\n\\-\\-help, \\-\\-version\n"
           ".SH EXIT STATUS\n0 on success, 1 for an error in the script, 2 for a usage error.\n"
           ".SH LANGUAGE\n", out);

@@ -136,8 +136,8 @@ bool interp_defines_used(Interp *in)
         }
         const char *near = diag_closest(in->defines[i].name, names, n);
         if (near)
-            diag_error(&in->diags, span_none(), "-D %s: the script has no 'let %s'; did you mean '%s'?", in->defines[i].name,
-                       in->defines[i].name, near);
+            diag_error(&in->diags, span_none(), "-D %s: the script has no 'let %s'; did you mean '%s'? its lets are %s",
+                       in->defines[i].name, in->defines[i].name, near, lets);
         else if (n)
             diag_error(&in->diags, span_none(), "-D %s: the script has no 'let %s'; its lets are %s", in->defines[i].name,
                        in->defines[i].name, lets);
@@ -379,17 +379,37 @@ static void env_view(Env *e, int n, int total)
     e->n = n;
 }
 
-InterpStatus interp_exec(Interp *in, SourceFile *f)
+/* Runs a source that checked clean, statement by statement; total is how many
+ * declarations exist once every source given with it was checked. */
+static InterpStatus run_source(Interp *in, Node *prog, const int *marks, int total)
+{
+    for (int i = 0; i < prog->body.n; i++) {
+        if (interp_interrupted) {
+            diag_error(&in->diags, prog->body.v[i]->span, "interrupted before this statement; what ran before it is kept");
+            interp_interrupted = 0;
+            return INTERP_ERROR;
+        }
+        env_view(&in->env, marks[i], total);
+        bool ok = run_stmt(in, prog->body.v[i]);
+        env_view(&in->env, total, total);
+        if (!ok)
+            return INTERP_ERROR;
+    }
+    return INTERP_OK;
+}
+
+InterpStatus interp_exec_all(Interp *in, SourceFile *const *f, int n)
 {
     ArenaMark mark = arena_mark(&in->arena);
     EnvMark env = env_mark(&in->env);
     int nimported = in->nimported;
     int nfailed = in->checker.nfailed;
-    Node *prog;
-    int *marks = NULL;
-    InterpStatus s = check_source_marked(in, f, &prog, &marks);
-    if (s != INTERP_OK) {
-        free(marks);
+    Node **progs = xcalloc((size_t)n + 1, sizeof *progs);
+    int **marks = xcalloc((size_t)n + 1, sizeof *marks);
+    InterpStatus result = INTERP_OK;
+    for (int k = 0; k < n && result == INTERP_OK; k++)
+        result = check_source_marked(in, f[k], &progs[k], &marks[k]);
+    if (result != INTERP_OK) {
         if (in->interactive) {
             /* A bad entry leaves nothing behind. */
             env_rollback(&in->env, env);
@@ -398,42 +418,31 @@ InterpStatus interp_exec(Interp *in, SourceFile *f)
                 free(in->imported[--in->nimported]);
             arena_release(&in->arena, mark);
         }
-        if (s == INTERP_INCOMPLETE)
+        if (result == INTERP_INCOMPLETE)
             diags_clear(&in->diags);
-        return s;
-    }
-    /* A -D that meets no let is a usage error, found before anything runs. */
-    if (in->check_defines && !in->interactive) {
-        in->check_defines = false;
-        if (!interp_defines_used(in)) {
-            in->usage_error = true;
-            free(marks);
-            return INTERP_ERROR;
+    } else {
+        /* A -D that meets no let is a usage error, found before anything runs. */
+        if (in->check_defines && !in->interactive) {
+            in->check_defines = false;
+            if (!interp_defines_used(in)) {
+                in->usage_error = true;
+                result = INTERP_ERROR;
+            }
         }
+        int total = in->env.n;
+        for (int k = 0; k < n && result == INTERP_OK && !in->check_only; k++)
+            result = run_source(in, progs[k], marks[k], total);
     }
-    if (in->check_only) {
-        free(marks);
-        return INTERP_OK;
-    }
-    int total = in->env.n;
-    InterpStatus result = INTERP_OK;
-    for (int i = 0; i < prog->body.n; i++) {
-        if (interp_interrupted) {
-            diag_error(&in->diags, prog->body.v[i]->span, "interrupted before this statement; what ran before it is kept");
-            interp_interrupted = 0;
-            result = INTERP_ERROR;
-            break;
-        }
-        env_view(&in->env, marks[i], total);
-        bool ok = run_stmt(in, prog->body.v[i]);
-        env_view(&in->env, total, total);
-        if (!ok) {
-            result = INTERP_ERROR;
-            break;
-        }
-    }
+    for (int k = 0; k < n; k++)
+        free(marks[k]);
     free(marks);
+    free(progs);
     return result;
+}
+
+InterpStatus interp_exec(Interp *in, SourceFile *f)
+{
+    return interp_exec_all(in, &f, 1);
 }
 
 InterpStatus interp_exec_file(Interp *in, const char *path)

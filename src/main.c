@@ -191,6 +191,13 @@ int main(int argc, char **argv)
         free(snippets);
         return finish(&in, EXIT_USAGE);
     }
+    if (check_only && i < argc) {
+        /* a script's own arguments mean nothing to a check: a second name is a file */
+        fprintf(stderr, "cajal: --check takes one file, and '%s' follows '%s'; check each with its own cajal --check\n", argv[i],
+                script);
+        free(snippets);
+        return finish(&in, EXIT_USAGE);
+    }
     if (script && nsnippets) {
         fprintf(stderr, "cajal: give either a FILE or -e, not both\n");
         free(snippets);
@@ -204,7 +211,8 @@ int main(int argc, char **argv)
     }
 
     for (int k = i; script && k < argc; k++)
-        if (!strncmp(argv[k], "-D", 2) || !strncmp(argv[k], "-I", 2) || !strcmp(argv[k], "--seed") || !strcmp(argv[k], "--check"))
+        if (!strncmp(argv[k], "-D", 2) || !strncmp(argv[k], "-I", 2) || !strncmp(argv[k], "-e", 2) || !strcmp(argv[k], "--seed") ||
+            !strcmp(argv[k], "--check"))
             fprintf(stderr, "cajal: warning: '%s' after the file name goes to the script, not to cajal; put options before the file\n",
                     argv[k]);
     if (script || nsnippets)
@@ -214,12 +222,17 @@ int main(int argc, char **argv)
         in.check_defines = true;
         status = interp_exec_file(&in, script) == INTERP_OK ? 0 : in.usage_error ? EXIT_USAGE : EXIT_SCRIPT;
     } else if (nsnippets) {
-        for (int k = 0; k < nsnippets && status == 0; k++) {
-            SourceFile *f = source_new("<command line>", snippets[k], strlen(snippets[k]));
-            status = interp_exec(&in, f) == INTERP_OK ? 0 : EXIT_SCRIPT;
+        /* One -e is "<command line>"; several are told apart as "<-e 2>". */
+        SourceFile **files = xcalloc((size_t)nsnippets, sizeof *files);
+        for (int k = 0; k < nsnippets; k++) {
+            char name[32] = "<command line>";
+            if (nsnippets > 1)
+                snprintf(name, sizeof name, "<-e %d>", k + 1);
+            files[k] = source_new(name, snippets[k], strlen(snippets[k]));
         }
-        if (status == 0 && !interp_defines_used(&in))
-            status = EXIT_USAGE;
+        in.check_defines = true;
+        status = interp_exec_all(&in, files, nsnippets) == INTERP_OK ? 0 : in.usage_error ? EXIT_USAGE : EXIT_SCRIPT;
+        free(files);
     } else {
         status = repl_run(&in);
     }

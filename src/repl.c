@@ -20,6 +20,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 static Interp *the_interp;            /* for readline's completion callbacks */
@@ -271,6 +272,75 @@ static void reset(Interp *in)
     interp_flush(in);
 }
 
+/* The live neuron, cell or plasticity rule called name, or NULL. */
+static const Decl *find_model(const Interp *in, const char *name, bool any_case)
+{
+    for (int i = in->env.n - 1; i >= 0; i--) {
+        const Decl *d = in->env.v[i];
+        bool model = d->kind == D_NEURON || d->kind == D_CELL || d->kind == D_PLASTICITY;
+        if (model && !d->dead && (any_case ? strcasecmp(d->name, name) : strcmp(d->name, name)) == 0)
+            return d;
+    }
+    return NULL;
+}
+
+/* :help NAME for a declared neuron, cell or plasticity rule (the prelude's Rate,
+ * LIF, hebb, ..., or the user's own): its header line and the comment above it,
+ * read from its source, so the page cannot drift from the declaration. */
+static bool help_declared(const Interp *in, const char *topic)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s", topic);
+    size_t n = strlen(name);
+    while (n && (name[n - 1] == ' ' || name[n - 1] == '\n'))
+        name[--n] = 0;
+    /* the exact name first; then, where no topic has the name, any case */
+    const Decl *d = find_model(in, name, false);
+    if (!d && !help_has(name))
+        d = find_model(in, name, true);
+    if (d) {
+        Span at = d->node->span;
+        const char *text = at.file->text;
+        size_t end = at.off;
+        while (end < at.file->len && text[end] != '\n' && text[end] != '{')
+            end++;
+        while (end > at.off && text[end - 1] == ' ')
+            end--;
+        int line, col;
+        span_linecol(at, &line, &col);
+        printf("%.*s\n\n", (int)(end - at.off), text + at.off);
+        /* the comment lines right above the declaration */
+        size_t start = at.off;
+        while (start > 0 && text[start - 1] != '\n')
+            start--;
+        size_t top = start;
+        while (top > 0) {
+            size_t prev = top - 1;
+            while (prev > 0 && text[prev - 1] != '\n')
+                prev--;
+            size_t k = prev;
+            while (text[k] == ' ' || text[k] == '\t')
+                k++;
+            if (text[k] != '#')
+                break;
+            top = prev;
+        }
+        for (size_t p = top; p < start;) {
+            size_t e = p;
+            while (e < start && text[e] != '\n')
+                e++;
+            size_t k = p;
+            while (text[k] == ' ' || text[k] == '\t' || text[k] == '#')
+                k++;
+            printf("  %.*s\n", (int)(e - k), text + k);
+            p = e + 1;
+        }
+        printf("%s(%s:%d)\n", top < start ? "\n  " : "  ", at.file->name, line);
+        return true;
+    }
+    return false;
+}
+
 /* Returns false for :quit. */
 static bool command(Interp *in, const char *line, bool *had_error)
 {
@@ -285,7 +355,8 @@ static bool command(Interp *in, const char *line, bool *had_error)
     if (n == 5 && !strncmp(line, ":quit", 5)) {
         return false;
     } else if (n == 5 && !strncmp(line, ":help", 5)) {
-        help_show(stdout, arg);
+        if (!help_declared(in, arg))
+            help_show(stdout, arg);
     } else if (n == 6 && !strncmp(line, ":names", 6)) {
         show_names(in);
     } else if (n == 5 && !strncmp(line, ":load", 5)) {

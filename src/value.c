@@ -75,8 +75,9 @@ static bool need_number(const Value *v, const Node *at, const char *what, Diags 
     return false;
 }
 
-/* Dimensions must agree for + - and comparisons; a literal 0 fits any. */
-static bool same_units(const Value *a, const Value *b, const Node *na, const Node *nb, const Node *op,
+/* Dimensions must agree for + - and comparisons; a literal 0 fits any. The
+ * error points at `at`: the term added, or the whole comparison. */
+static bool same_units(const Value *a, const Value *b, const Node *na, const Node *nb, const Node *at,
                        const char *verb, Diags *d)
 {
     if (units_eq(a->dim, b->dim) || is_literal_zero(na) || is_literal_zero(nb))
@@ -85,11 +86,11 @@ static bool same_units(const Value *a, const Value *b, const Node *na, const Nod
     value_describe(a, da, sizeof da);
     value_describe(b, db, sizeof db);
     if (strcmp(verb, "add") == 0)
-        diag_error(d, op->span, "cannot add %s to %s", db, da);
+        diag_error(d, at->span, "cannot add %s to %s", db, da);
     else if (strcmp(verb, "subtract") == 0)
-        diag_error(d, op->span, "cannot subtract %s from %s", db, da);
+        diag_error(d, at->span, "cannot subtract %s from %s", db, da);
     else
-        diag_error(d, op->span, "cannot %s %s with %s", verb, da, db);
+        diag_error(d, at->span, "cannot %s %s with %s", verb, da, db);
     return false;
 }
 
@@ -265,7 +266,7 @@ static bool eval_binary(const EvalScope *s, const Node *e, Value *out, Diags *d)
     switch (e->op) {
     case '+':
     case '-':
-        if (!same_units(&a, &b, e->a, e->b, e, e->op == '+' ? "add" : "subtract", d))
+        if (!same_units(&a, &b, e->a, e->b, e->b, e->op == '+' ? "add" : "subtract", d))
             return false;
         *out = number(e->op == '+' ? x + y : x - y, is_literal_zero(e->a) ? b.dim : a.dim);
         out->unit = is_literal_zero(e->a) ? b.unit : a.unit;

@@ -38,7 +38,7 @@ out </dev/null
 # A -D without its let is a usage error that lists the lets.
 run 2 -D Nn=3 lets.cajal
 err <<'X'
-cajal: error: -D Nn: the script has no 'let Nn'; did you mean 'N'?
+cajal: error: -D Nn: the script has no 'let Nn'; did you mean 'N'? its lets are N, g, tau
 X
 run 2 -D zzzz=3 lets.cajal
 err <<'X'
@@ -52,9 +52,29 @@ run 2 -D N=3 --check nolets.cajal
 err <<'X'
 cajal: error: -D N: the script has no lets to override
 X
+# With -e, the -D is checked against every snippet before any of them runs.
 run 2 -D N=3 -e 'print 1'
+out </dev/null
 err <<'X'
 cajal: error: -D N: the script has no lets to override
+X
+run 2 -D M=3 -e 'print 1' -e 'let N = 2'
+out </dev/null
+err <<'X'
+cajal: error: -D M: the script has no 'let M'; did you mean 'N'? its lets are N
+X
+run 0 -D N=3 -e 'print 1' -e 'let N = 2' -e 'print N'
+out <<'X'
+1
+3
+X
+# Several -e are named apart in messages; none runs when one is wrong.
+run 1 -e 'print 1' -e 'print 1+'
+out </dev/null
+err <<'X'
+<-e 2>:1:9: error: unexpected end of input; expected an expression
+   1 | print 1+
+     |         ^
 X
 
 # The value keeps the let's unit.
@@ -124,6 +144,13 @@ err <<'X'
 <command line>:1:3: error: expected ')' to close '(' opened at 1:1
    1 | (1
      |   ^
+X
+run 2 -D g=1e400 lets.cajal
+out </dev/null
+err <<'X'
+<command line>:1:1: error: number too large: 1e400 is more than the largest number, about 1.8e308
+   1 | 1e400
+     | ^^^^^
 X
 run 1 -D N=zzzz --check lets.cajal
 err_head 3 <<'X'

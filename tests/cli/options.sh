@@ -35,13 +35,12 @@ out <<'X'
 1
 2
 X
-# -e statements run in order and stop at the first error.
+# -e snippets are checked together, as one file is, before any runs; each is
+# named by its place on the command line.
 run 1 -e 'print 1' -e 'print zzz' -e 'print 3'
-out <<'X'
-1
-X
+out </dev/null
 err <<'X'
-<command line>:1:7: error: unknown name 'zzz'
+<-e 2>:1:7: error: unknown name 'zzz'
    1 | print zzz
      |       ^^^
 X
@@ -51,6 +50,14 @@ run 1 --check "$tmp/bad.cajal"
 run 0 --seed 12 "$tmp/ok.cajal"
 run 0 --seed 0 -e 'print 1'
 run 0 -- "$tmp/ok.cajal"
+# Options after the file name go to the script: cajal says so.
+run 0 "$tmp/ok.cajal" -e 'print 2'
+out <<'X'
+42
+X
+err <<'X'
+cajal: warning: '-e' after the file name goes to the script, not to cajal; put options before the file
+X
 
 # Unknown options print the usage on stderr.
 run 2 --bogus
@@ -106,5 +113,18 @@ run 2 -e 'print 1' --check "$tmp/ok.cajal"
 err <<'X'
 cajal: give either a FILE or -e, not both
 X
+# --check checks one file: a second is not silently skipped.
+run 2 --check "$tmp/ok.cajal" "$tmp/bad.cajal"
+err <<X
+cajal: --check takes one file, and '$tmp/bad.cajal' follows '$tmp/ok.cajal'; check each with its own cajal --check
+X
+out </dev/null
+
+# The man page lists every option --help lists.
+run 0 --man
+for opt in -e -D -I --check --seed --stats --dump-ast --help --version; do
+    roff=$(printf '%s' "$opt" | sed 's/-/\\-/g')
+    grep -q -F -- "$roff" "$tmp/out" || fail "cajal --man does not list $opt"
+done
 
 [ "$failed" = 0 ]

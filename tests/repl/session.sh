@@ -53,7 +53,7 @@ send C-u
 # A bad line reports a located error; the good line after it works.
 send 'let bad = 10ms + 1mV' Enter
 wait_for "error: cannot add a voltage (mV) to a time (ms)"
-wait_for "^^^^^^^^^^"
+wait_for "                 ^^^"
 send 'let good = 200pF / 10nS' Enter 'print good' Enter
 wait_for "20 ms"
 send 'print bad' Enter

@@ -438,6 +438,9 @@ static void test_newlines(void)
     CHECK_STR(kinds(), "SYNAPSE IDENT -> IDENT NL");
     lex("simulate for\n 1s dt\n 1ms");
     CHECK_STR(kinds(), "SIMULATE FOR NUMBER DT NUMBER NL");
+    /* a clause word above a line that starts a statement ends its own */
+    lex("simulate for\n# note\n\nprint b");
+    CHECK_STR(kinds(), "SIMULATE FOR NL NL NL PRINT IDENT NL");
     lex("print a and\n b");
     CHECK_STR(kinds(), "PRINT IDENT AND IDENT NL");
     lex("print 1 <\n 2");
