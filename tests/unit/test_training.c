@@ -473,6 +473,24 @@ static void test_credit_assignment(void)
 
 /* ---- data sets whose arrays disagree --------------------------------------- */
 
+/* The first error in d contains `text` and sits at line:col (line 0: any line). */
+static void check_first_error(const Diags *d, const char *text, int line, int col)
+{
+    const Diag *first = NULL;
+    for (int k = 0; k < d->n && !first; k++)
+        if (d->v[k].level == DIAG_ERROR)
+            first = &d->v[k];
+    if (CHECK(first != NULL)) {
+        int l = 0, c = 0;
+        span_linecol(first->span, &l, &c);
+        if (!CHECK(strstr(first->msg, text) != NULL))
+            fprintf(stderr, "  expected an error containing \"%s\", got \"%s\"\n", text, first->msg);
+        if (line > 0)
+            CHECK_INT(l, line);
+        CHECK_INT(c, col);
+    }
+}
+
 /* Runs source expecting it to fail with an error containing `text` at line:col
  * (the first error). */
 static void expect_error(const char *source, const char *text, int line, int col)
@@ -484,18 +502,7 @@ static void expect_error(const char *source, const char *text, int line, int col
     CHECK(interp_load_prelude(&in));
     SourceFile *f = source_new("bad.cajal", source, strlen(source));
     CHECK(interp_exec(&in, f) == INTERP_ERROR);
-    const Diag *first = NULL;
-    for (int k = 0; k < in.diags.n && !first; k++)
-        if (in.diags.v[k].level == DIAG_ERROR)
-            first = &in.diags.v[k];
-    if (CHECK(first != NULL)) {
-        int l = 0, c = 0;
-        span_linecol(first->span, &l, &c);
-        if (!CHECK(strstr(first->msg, text) != NULL))
-            fprintf(stderr, "  expected an error containing \"%s\", got \"%s\"\n", text, first->msg);
-        CHECK_INT(l, line);
-        CHECK_INT(c, col);
-    }
+    check_first_error(&in.diags, text, line, col);
     diags_clear(&in.diags);
     session_end(&in);
 }
@@ -620,17 +627,7 @@ static void expect_resume_error(const char *ck, const char *text)
     snprintf(line, sizeof line, "train on ff with adam(lr = 1e-2) batch 4 steps 10 resume \"%s\"\n", ck);
     SourceFile *f = source_new("resume2.cajal", line, strlen(line));
     CHECK(interp_exec(&in, f) == INTERP_ERROR);
-    const Diag *first = NULL;
-    for (int k = 0; k < in.diags.n && !first; k++)
-        if (in.diags.v[k].level == DIAG_ERROR)
-            first = &in.diags.v[k];
-    if (CHECK(first != NULL)) {
-        int l = 0, c = 0;
-        span_linecol(first->span, &l, &c);
-        if (!CHECK(strstr(first->msg, text) != NULL))
-            fprintf(stderr, "  expected an error containing \"%s\", got \"%s\"\n", text, first->msg);
-        CHECK_INT(c, 51);   /* the resume clause */
-    }
+    check_first_error(&in.diags, text, 0, 51);   /* the resume clause */
     CHECK_INT(in.rt.loss.n, curve);
     for (int i = 0, off = 0; i < m->nparams; off += (int)m->params[i].value->size, i++)
         CHECK(!memcmp(before + off, m->params[i].value->data, (size_t)m->params[i].value->size * sizeof(real)));
