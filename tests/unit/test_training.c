@@ -471,8 +471,6 @@ static void test_credit_assignment(void)
     unlink(path1);
 }
 
-/* ---- data sets whose arrays disagree --------------------------------------- */
-
 /* The first error in d contains `text` and sits at line:col (line 0: any line). */
 static void check_first_error(const Diags *d, const char *text, int line, int col)
 {
@@ -490,6 +488,8 @@ static void check_first_error(const Diags *d, const char *text, int line, int co
         CHECK_INT(c, col);
     }
 }
+
+/* ---- data sets whose arrays disagree --------------------------------------- */
 
 /* Runs source expecting it to fail with an error containing `text` at line:col
  * (the first error). */
