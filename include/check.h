@@ -71,6 +71,7 @@ struct Decl {
     Name target;               /* D_SYNAPSE: the post variable it feeds (in by default) */
     int64_t rank;              /* D_SYNAPSE: low-rank k, 0 when dense */
     Dim w_dim;                 /* D_SYNAPSE: unit of w */
+    bool one_to_one;           /* D_SYNAPSE: w holds one weight per pair, [n] */
     ModelInfo *info;           /* D_NEURON, D_CELL, D_PLASTICITY */
     Decl *replaced;            /* the declaration this one replaced, or NULL */
     bool dead;                 /* replaced by a later declaration */

@@ -398,6 +398,8 @@ static bool check_member(Checker *c, const Node *e, ExprPlace place, ExprType *t
         if (e->name == n) {
             t->dim[0] = d->pre->size;
         }
+        if (d->one_to_one)
+            t->rank = 1;   /* w[i] joins pre i to post i */
         return true;
     }
     if (d->kind == D_INPUT || d->kind == D_OUTPUT) {
@@ -1632,6 +1634,7 @@ static bool check_synapse(Checker *c, Node *st)
     d->target = target;
     d->rank = rank;
     d->w_dim = w_dim;
+    d->one_to_one = one_to_one;
     return true;
 }
 
